@@ -1,0 +1,80 @@
+// Collection metadata as the metadata state machine holds it. Sub-configs keep Qdrant's
+// snake_case field names, so they are reported exactly as they were given (with defaults filled).
+import type { PayloadIndexParams, VectorParams } from '@shoal/common';
+
+export interface HnswConfig {
+  readonly m: number;
+  readonly ef_construct: number;
+  /** kilobytes of vectors below which search is exact */
+  readonly full_scan_threshold: number;
+  readonly max_indexing_threads: number;
+  readonly on_disk: boolean | null;
+  readonly payload_m: number | null;
+}
+
+export interface OptimizersConfig {
+  readonly deleted_threshold: number;
+  readonly vacuum_min_vector_number: number;
+  readonly default_segment_number: number;
+  readonly max_segment_size: number | null;
+  readonly memmap_threshold: number | null;
+  readonly indexing_threshold: number | null;
+  readonly flush_interval_sec: number;
+  readonly max_optimization_threads: number | null;
+}
+
+export interface WalConfig {
+  readonly wal_capacity_mb: number;
+  readonly wal_segments_ahead: number;
+}
+
+/** Qdrant's QuantizationConfig JSON ({scalar: …} | {product: …} | {binary: …}), validated. */
+export type QuantizationConfig = { readonly [key: string]: unknown };
+
+export interface CollectionConfig {
+  /** Vector spaces by name; '' is the unnamed vector. */
+  readonly vectors: ReadonlyMap<string, VectorParams>;
+  /** true when created as `vectors: {size, distance}` (one unnamed vector). */
+  readonly unnamedVectors: boolean;
+  /** Per named vector: its own hnsw_config / quantization_config overrides, as given. */
+  readonly vectorOverrides: ReadonlyMap<string, { readonly hnsw_config: Partial<HnswConfig> | null; readonly quantization_config: QuantizationConfig | null; readonly multivector_config: { readonly [key: string]: unknown } | null }>;
+  readonly shardNumber: number;
+  readonly replicationFactor: number;
+  readonly writeConsistencyFactor: number;
+  readonly shardingMethod: 'auto' | 'custom';
+  readonly onDiskPayload: boolean;
+  readonly hnsw: HnswConfig;
+  readonly optimizers: OptimizersConfig;
+  readonly wal: WalConfig;
+  readonly quantization: QuantizationConfig | null;
+  /** Qdrant's StrictModeConfig JSON as given, or null. */
+  readonly strictMode: { readonly [key: string]: unknown } | null;
+  /** Free-form collection metadata (Qdrant 1.16+ `metadata`). */
+  readonly metadata: { readonly [key: string]: unknown } | null;
+}
+
+/** A PATCH of a collection: only the present parts change. */
+export interface CollectionPatch {
+  readonly vectors: ReadonlyMap<string, { readonly onDisk: boolean | null; readonly hnsw_config: Partial<HnswConfig> | null; readonly quantization_config: QuantizationConfig | null }> | null;
+  readonly params: { readonly replicationFactor: number | null; readonly writeConsistencyFactor: number | null; readonly onDiskPayload: boolean | null } | null;
+  readonly hnsw: Partial<HnswConfig> | null;
+  readonly optimizers: Partial<OptimizersConfig> | null;
+  /** `'disabled'` removes quantization. */
+  readonly quantization: QuantizationConfig | 'disabled' | null;
+  readonly strictMode: { readonly [key: string]: unknown } | null;
+  readonly metadata: { readonly [key: string]: unknown } | null;
+}
+
+export type AliasAction =
+  | { readonly kind: 'create'; readonly alias: string; readonly collection: string }
+  | { readonly kind: 'delete'; readonly alias: string }
+  | { readonly kind: 'rename'; readonly oldAlias: string; readonly newAlias: string };
+
+export type MetaOperation =
+  | { readonly kind: 'create_collection'; readonly name: string; readonly config: CollectionConfig }
+  | { readonly kind: 'update_collection'; readonly name: string; readonly patch: CollectionPatch }
+  | { readonly kind: 'delete_collection'; readonly name: string }
+  /** Applied atomically: all actions or none. */
+  | { readonly kind: 'change_aliases'; readonly actions: readonly AliasAction[] }
+  | { readonly kind: 'create_field_index'; readonly collection: string; readonly field: string; readonly params: PayloadIndexParams }
+  | { readonly kind: 'delete_field_index'; readonly collection: string; readonly field: string };

@@ -1,0 +1,118 @@
+// The contract of one segment, as the shard layer uses it. The implementation lives beside this
+// file; the shard depends only on what is declared here.
+import type {
+  Filter,
+  FacetHit,
+  JsonValue,
+  OrderBy,
+  PayloadIndexParams,
+  PayloadSchemaType,
+  PointId,
+  PointOperation,
+  Record_,
+  ScoredPoint,
+  VectorParams,
+  WithPayload,
+  WithVector,
+} from '@shoal/common';
+
+/** What a segment stores: its vector spaces by name ('' is the unnamed default vector). */
+export interface SegmentSchema {
+  readonly vectors: ReadonlyMap<string, VectorParams>;
+}
+
+/** Result of applying one operation. Applying is deterministic: replaying gives the same result. */
+export type ApplyResult =
+  | { readonly ok: true }
+  /** The operation named points by id that do not exist; nothing was changed. */
+  | { readonly ok: false; readonly missing: readonly PointId[] };
+
+export interface SearchParams {
+  readonly vectorName: string;
+  /** Raw query vector (not yet normalised); length equals the space's size. */
+  readonly vector: Float32Array;
+  readonly filter: Filter | null;
+  /** How many results after `offset`. */
+  readonly limit: number;
+  readonly offset: number;
+  /** Results worse than this are dropped (>= for similarity, <= for distances). */
+  readonly scoreThreshold: number | null;
+  readonly withPayload: WithPayload;
+  readonly withVector: WithVector;
+  /** Points never returned (the query point of a search by id). */
+  readonly excludeIds: readonly PointId[];
+}
+
+export interface ScrollParams {
+  readonly filter: Filter | null;
+  /** First id to return (inclusive), in id order; null starts at the beginning. */
+  readonly offset: PointId | null;
+  readonly limit: number;
+  readonly withPayload: WithPayload;
+  readonly withVector: WithVector;
+}
+
+export interface ScrollPage {
+  readonly points: readonly Record_[];
+  /** The id to pass as `offset` for the next page, or null at the end. */
+  readonly nextOffset: PointId | null;
+}
+
+export interface OrderedScrollParams {
+  readonly filter: Filter | null;
+  readonly orderBy: OrderBy;
+  readonly limit: number;
+  readonly withPayload: WithPayload;
+  readonly withVector: WithVector;
+}
+
+export interface OrderedRecord extends Record_ {
+  /** The value of the order_by key this record was ordered by. */
+  readonly orderValue: number;
+}
+
+export interface FacetParams {
+  readonly key: string;
+  readonly filter: Filter | null;
+  readonly limit: number;
+}
+
+export interface PayloadIndexInfo {
+  readonly params: PayloadIndexParams;
+  /** Points that have at least one indexed value for this field. */
+  readonly points: number;
+}
+
+export interface SegmentStats {
+  readonly points: number;
+  /** Points that have each named vector. */
+  readonly vectors: ReadonlyMap<string, number>;
+  readonly payloadBytesApprox: number;
+  readonly vectorBytes: number;
+}
+
+export interface SegmentContract {
+  readonly schema: SegmentSchema;
+
+  /** Apply one validated operation (vector sizes and names already checked by the caller). */
+  apply(op: PointOperation): ApplyResult;
+
+  has(id: PointId): boolean;
+  retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector): Record_[];
+  /** Exact nearest neighbours by the space's distance, best first, with Qdrant's scores. */
+  search(params: SearchParams): ScoredPoint[];
+  scroll(params: ScrollParams): ScrollPage;
+  /** Requires a payload index on orderBy.key that supports ranges (integer / float / datetime). */
+  scrollOrdered(params: OrderedScrollParams): OrderedRecord[];
+  count(filter: Filter | null): number;
+  /** Requires a keyword / integer / bool index on key. Counts points per value, largest first. */
+  facet(params: FacetParams): FacetHit[];
+
+  payloadIndexes(): ReadonlyMap<string, PayloadIndexInfo>;
+  stats(): SegmentStats;
+
+  /** The whole segment as bytes (vectors binary, payloads as lossless JSON), for persistence. */
+  serialize(): Uint8Array[];
+}
+
+export type { JsonValue, PayloadSchemaType };
