@@ -1,1 +1,3 @@
 export * from './types.js';
+export * from './state.js';
+export * from './codec.js';
