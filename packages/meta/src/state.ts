@@ -11,6 +11,11 @@ export interface CollectionMeta {
   readonly payloadIndexes: ReadonlyMap<string, PayloadIndexParams>;
   /** Increases by one at every change of this collection's metadata. */
   readonly version: number;
+  /**
+   * Log index of the entry that created this incarnation of the collection. Storage is keyed by
+   * it, so a collection deleted and created again under the same name never sees old data.
+   */
+  readonly createdIndex: number;
 }
 
 export interface MetaState {
@@ -47,14 +52,14 @@ const refuse = (state: MetaState, refusal: MetaRefusal): Applied => ({ state, ou
 /** Apply the log entry at `index`. Entries must be applied in order, each exactly once. */
 export function apply(state: MetaState, index: number, op: MetaOperation): Applied {
   assert(index === state.appliedIndex + 1, `meta: entry ${index} applied after ${state.appliedIndex}`);
-  const next = applyOperation(state, op);
+  const next = applyOperation(state, index, op);
   return { state: { ...next.state, appliedIndex: index }, outcome: next.outcome };
 }
 
-function applyOperation(state: MetaState, op: MetaOperation): Applied {
+function applyOperation(state: MetaState, index: number, op: MetaOperation): Applied {
   switch (op.kind) {
     case 'create_collection':
-      return createCollection(state, op.name, op.config);
+      return createCollection(state, index, op.name, op.config);
     case 'update_collection':
       return updateCollection(state, op.name, op.patch);
     case 'delete_collection':
@@ -75,11 +80,11 @@ function applyOperation(state: MetaState, op: MetaOperation): Applied {
   }
 }
 
-function createCollection(state: MetaState, name: string, config: CollectionConfig): Applied {
+function createCollection(state: MetaState, index: number, name: string, config: CollectionConfig): Applied {
   if (state.collections.has(name)) return refuse(state, { code: 'collection_exists', name });
   if (state.aliases.has(name)) return refuse(state, { code: 'alias_exists', name });
   const collections = new Map(state.collections);
-  collections.set(name, { name, config, payloadIndexes: new Map(), version: 1 });
+  collections.set(name, { name, config, payloadIndexes: new Map(), version: 1, createdIndex: index });
   return { state: { ...state, collections }, outcome: OK };
 }
 
