@@ -5,3 +5,6 @@ export * from './ids.js';
 export * from './limits.js';
 export * from './fs.js';
 export * from './fs-atomic.js';
+export * from './rng.js';
+export * from './fs-node.js';
+export * from './fs-memory.js';
