@@ -1,1 +1,12 @@
-export {};
+export * from './json.js';
+export * from './errors.js';
+export * from './format.js';
+export * from './parse/read.js';
+export * from './parse/datetime.js';
+export * from './parse/filter.js';
+export * from './parse/vectors.js';
+export * from './parse/collection.js';
+export * from './parse/admin.js';
+export * from './parse/points.js';
+export * from './parse/reads.js';
+export * from './parse/query.js';
