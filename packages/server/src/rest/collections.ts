@@ -1,0 +1,66 @@
+// Routes of collections, aliases and payload indexes.
+import {
+  aliasesJson, checkName, collectionInfoJson, collectionsListJson, parseAliasActions, parseCreateCollection,
+  parseCreateFieldIndex, parseUpdateCollection, updateResultJson,
+} from '@shoal/api';
+import type { CollectionsService } from '@shoal/cluster';
+import type { Hono } from 'hono';
+import { readJsonBody, requestOptions, respond, writeOptions, type RestOptions } from './http.js';
+
+export function registerCollectionAdminRoutes(app: Hono, service: CollectionsService, options: RestOptions): void {
+  const { limits } = options;
+
+  app.get('/collections', (c) => respond(c, options, async () => collectionsListJson(service.listCollections())));
+
+  app.get('/collections/:name', (c) => respond(c, options, async () => collectionInfoJson(service.collectionInfo(c.req.param('name')))));
+
+  app.get('/collections/:name/exists', (c) => respond(c, options, async () => ({ exists: service.collectionExists(c.req.param('name')) })));
+
+  app.put('/collections/:name', (c) =>
+    respond(c, options, async () => {
+      const name = checkName(c.req.param('name'), 'collection_name', limits);
+      const config = parseCreateCollection(await readJsonBody(c, limits), limits);
+      await service.createCollection(name, config, requestOptions(c));
+      return true;
+    }),
+  );
+
+  app.patch('/collections/:name', (c) =>
+    respond(c, options, async () => {
+      const patch = parseUpdateCollection(await readJsonBody(c, limits), limits);
+      await service.updateCollection(c.req.param('name'), patch, requestOptions(c));
+      return true;
+    }),
+  );
+
+  app.delete('/collections/:name', (c) =>
+    respond(c, options, async () => service.deleteCollection(c.req.param('name'), requestOptions(c))),
+  );
+
+  app.post('/collections/aliases', (c) =>
+    respond(c, options, async () => {
+      const actions = parseAliasActions(await readJsonBody(c, limits), limits);
+      await service.updateAliases(actions, requestOptions(c));
+      return true;
+    }),
+  );
+
+  app.get('/aliases', (c) => respond(c, options, async () => aliasesJson(service.listAliases(null))));
+
+  app.get('/collections/:name/aliases', (c) =>
+    respond(c, options, async () => aliasesJson(service.listAliases(c.req.param('name')))),
+  );
+
+  app.put('/collections/:name/index', (c) =>
+    respond(c, options, async () => {
+      const { field, params } = parseCreateFieldIndex(await readJsonBody(c, limits));
+      return updateResultJson(await service.createFieldIndex(c.req.param('name'), field, params, writeOptions(c)));
+    }),
+  );
+
+  app.delete('/collections/:name/index/:field', (c) =>
+    respond(c, options, async () =>
+      updateResultJson(await service.deleteFieldIndex(c.req.param('name'), c.req.param('field'), writeOptions(c))),
+    ),
+  );
+}
