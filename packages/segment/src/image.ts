@@ -1,0 +1,157 @@
+// The on-disk image of a segment. Layout (all integers little-endian):
+//   magic "SHOALSEG" | u32 version | u64 length + JSON header | u64 length + JSON points
+//   | per vector space in header order: n presence bytes (0/1) then float32 rows of present points
+//   | u32 CRC-32 of every byte before it
+// JSON is the lossless kind (bigint integers survive). Payload indexes are stored as definitions
+// and rebuilt on load, which keeps the format small and the index code the single source of truth.
+import { ShoalError, assert } from '@shoal/common';
+import type { Distance, JsonValue, Payload, PayloadIndexParams, PointId } from '@shoal/common';
+import { parseJson, stringifyJson } from './json.js';
+
+const MAGIC = 'SHOALSEG';
+const VERSION = 1;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export interface ImageVectors {
+  readonly name: string;
+  readonly size: number;
+  readonly distance: Distance;
+  /** One byte per point: 1 when the point has this vector. */
+  readonly present: Uint8Array;
+  /** Rows of the points that have it, in point order, as stored (Cosine rows unit length). */
+  readonly data: Float32Array;
+}
+
+export interface ImageContent {
+  readonly ids: readonly PointId[];
+  readonly payloads: readonly Payload[];
+  readonly vectors: readonly ImageVectors[];
+  readonly indexes: readonly { field: string; params: PayloadIndexParams }[];
+}
+
+interface Header {
+  version: number;
+  points: number;
+  vectors: { name: string; size: number; distance: Distance; rows: number }[];
+  indexes: { field: string; params: PayloadIndexParams }[];
+}
+
+export function encodeImage(content: ImageContent): Uint8Array[] {
+  assert(LITTLE_ENDIAN, 'segment images assume a little-endian host');
+  const header: Header = {
+    version: VERSION,
+    points: content.ids.length,
+    vectors: content.vectors.map((v) => ({ name: v.name, size: v.size, distance: v.distance, rows: v.data.length / Math.max(1, v.size) })),
+    indexes: content.indexes.map((i) => ({ field: i.field, params: i.params })),
+  };
+  const encoder = new TextEncoder();
+  const headerBytes = encoder.encode(stringifyJson(header as unknown as JsonValue));
+  const pointsBytes = encoder.encode(stringifyJson([content.ids as JsonValue[], content.payloads as JsonValue[]]));
+  const chunks: Uint8Array[] = [encoder.encode(MAGIC), u32(VERSION), u64(headerBytes.length), headerBytes];
+  chunks.push(u64(pointsBytes.length), pointsBytes);
+  for (const v of content.vectors) {
+    chunks.push(v.present, new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+  }
+  let crc = CRC_INIT;
+  for (const chunk of chunks) crc = crc32Update(crc, chunk);
+  chunks.push(u32(crc32Final(crc)));
+  return chunks;
+}
+
+export function decodeImage(chunks: readonly Uint8Array[]): ImageContent {
+  assert(LITTLE_ENDIAN, 'segment images assume a little-endian host');
+  const bytes = concat(chunks);
+  if (bytes.length < MAGIC.length + 8) throw corrupt('too short');
+  const body = bytes.subarray(0, bytes.length - 4);
+  const stored = new DataView(bytes.buffer, bytes.byteOffset + body.length, 4).getUint32(0, true);
+  if (crc32Final(crc32Update(CRC_INIT, body)) !== stored) throw corrupt('checksum mismatch');
+  const reader = new Reader(body);
+  if (new TextDecoder().decode(reader.take(MAGIC.length)) !== MAGIC) throw corrupt('bad magic');
+  if (reader.u32() !== VERSION) throw corrupt('unknown version');
+  const header = parseJson(reader.text(reader.u64())) as unknown as Header;
+  const [ids, payloads] = parseJson(reader.text(reader.u64())) as unknown as [PointId[], Payload[]];
+  if (ids.length !== header.points || payloads.length !== header.points) throw corrupt('point count');
+  const vectors = header.vectors.map((v) => {
+    const present = reader.take(header.points).slice();
+    const raw = reader.take(v.rows * v.size * 4).slice();
+    return { name: v.name, size: v.size, distance: v.distance, present, data: new Float32Array(raw.buffer) };
+  });
+  if (!reader.done()) throw corrupt('trailing bytes');
+  return { ids, payloads, vectors, indexes: header.indexes };
+}
+
+function corrupt(why: string): ShoalError {
+  return new ShoalError('storage', `segment image is corrupt: ${why}`);
+}
+
+class Reader {
+  private pos = 0;
+  constructor(private readonly bytes: Uint8Array) {}
+  take(n: number): Uint8Array {
+    if (!Number.isSafeInteger(n) || n < 0 || this.pos + n > this.bytes.length) throw corrupt('truncated');
+    const out = this.bytes.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+  u32(): number {
+    const b = this.take(4);
+    return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true);
+  }
+  u64(): number {
+    const b = this.take(8);
+    return Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true));
+  }
+  text(n: number): string {
+    return new TextDecoder().decode(this.take(n));
+  }
+  done(): boolean {
+    return this.pos === this.bytes.length;
+  }
+}
+
+function u32(value: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, value, true);
+  return out;
+}
+
+function u64(value: number): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(value), true);
+  return out;
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+// CRC-32 (IEEE 802.3, reflected), table-driven.
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+const CRC_INIT = 0xffffffff;
+
+function crc32Update(crc: number, bytes: Uint8Array): number {
+  let c = crc;
+  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return c >>> 0;
+}
+
+function crc32Final(crc: number): number {
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,605 @@
+// One appendable in-memory segment holding every point of a shard.
+//
+// Points live at internal offsets (0, 1, 2, … in order of first insertion). Upserting an existing
+// id rewrites its offset in place. Deleting marks the offset dead; dead offsets are not reused, and
+// once they outnumber the live ones (and there are at least COMPACT_DEAD_MIN) the segment compacts:
+// live points move down preserving their order, and indexes are rebuilt. Order is what breaks score
+// ties, and compaction (like a serialise / load round trip) keeps it, so results never depend on
+// when compaction ran.
+//
+// Stored payloads are never mutated after they are stored (updates build a new object), so reads
+// hand them out without copying; callers must not mutate what they receive.
+import { ShoalError, assert, comparePointIds, pointKey, unreachable } from '@shoal/common';
+import type {
+  FacetHit,
+  Filter,
+  JsonObject,
+  NamedVectors,
+  Payload,
+  PayloadIndexParams,
+  PointId,
+  PointKey,
+  PointOperation,
+  PointsSelector,
+  PointStruct,
+  PointVectors,
+  Record_,
+  ScoredPoint,
+  WithPayload,
+  WithVector,
+} from '@shoal/common';
+import type {
+  ApplyResult,
+  FacetParams,
+  OrderedRecord,
+  OrderedScrollParams,
+  PayloadIndexInfo,
+  ScrollPage,
+  ScrollParams,
+  SearchParams,
+  SegmentContract,
+  SegmentSchema,
+  SegmentStats,
+} from './contract.js';
+import { encodeImage } from './image.js';
+import type { ImageContent } from './image.js';
+import { approxJsonBytes, cloneJson } from './json.js';
+import { normalized, passesThreshold, scanDot, scanEuclid, scanManhattan, scoreOfKey } from './kernels.js';
+import { parseJsonPath, projectPayload, removeAtPath, setAtPath } from './path.js';
+import { FieldIndex } from './payload-index.js';
+import type { FacetValue } from './payload-index.js';
+import { EVERYTHING, planFilter } from './plan.js';
+import type { Plan, PlanSources } from './plan.js';
+import { sortUnique } from './sorted.js';
+import { TopK } from './topk.js';
+import { VectorStore } from './vector-store.js';
+
+/** Dead offsets tolerated before compaction is considered (below this, compaction is not worth it). */
+const COMPACT_DEAD_MIN = 4096;
+const EMPTY_PAYLOAD: Payload = Object.freeze({}) as Payload;
+
+export class Segment implements SegmentContract {
+  private readonly stores = new Map<string, VectorStore>();
+  private ids: PointId[] = [];
+  private live = new Uint8Array(64);
+  private used = 0;
+  private liveCount = 0;
+  private readonly offsetOf = new Map<PointKey, number>();
+  private payloads: Payload[] = [];
+  private readonly indexes = new Map<string, FieldIndex>();
+  /** Offsets in id order (may include dead ones, skipped on read); null until next needed. */
+  private idOrder: number[] | null = [];
+  private payloadBytes = 0;
+  private readonly sources: PlanSources;
+
+  constructor(readonly schema: SegmentSchema) {
+    for (const [name, params] of schema.vectors) this.stores.set(name, new VectorStore(params));
+    this.sources = {
+      idKeyAt: (offset) => pointKey(this.ids[offset] as PointId),
+      hasVector: (name, offset) => this.stores.get(name)?.has(offset) ?? false,
+      index: (field) => this.indexes.get(field),
+      offsetsOfIds: (condition) => this.offsetsOf(condition.ids),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Writes
+
+  apply(op: PointOperation): ApplyResult {
+    switch (op.kind) {
+      case 'upsert':
+        for (const point of op.points) this.upsertPoint(point);
+        return OK;
+      case 'delete_points':
+        for (const offset of this.selectForDelete(op.selector)) this.removeOffset(offset);
+        this.maybeCompact();
+        return OK;
+      case 'set_payload': {
+        const path = op.key === null ? null : parseJsonPath(op.key);
+        return this.updatePayloads(op.selector, (old) => {
+          const next = path === null ? { ...old } : cloneJson(old);
+          setAtPath(next, path, op.payload);
+          return next;
+        });
+      }
+      case 'overwrite_payload':
+        return this.updatePayloads(op.selector, () => cloneJson(op.payload));
+      case 'delete_payload': {
+        const paths = op.keys.map(parseJsonPath);
+        return this.updatePayloads(op.selector, (old) => {
+          const next = cloneJson(old);
+          for (const path of paths) removeAtPath(next, path);
+          return next;
+        });
+      }
+      case 'clear_payload':
+        return this.updatePayloads(op.selector, () => EMPTY_PAYLOAD);
+      case 'update_vectors':
+        return this.updateVectors(op.points);
+      case 'delete_vectors':
+        return this.deleteVectors(op.selector, op.vectorNames);
+      case 'create_field_index':
+        this.createIndex(op.field, op.params);
+        return OK;
+      case 'delete_field_index':
+        this.indexes.delete(op.field);
+        return OK;
+      default:
+        return unreachable(op, 'unknown point operation');
+    }
+  }
+
+  private upsertPoint(point: PointStruct): void {
+    const key = pointKey(point.id);
+    let offset = this.offsetOf.get(key);
+    if (offset === undefined) offset = this.allocate(point.id, key);
+    for (const [name, store] of this.stores) {
+      const vector = point.vectors.get(name);
+      if (vector === undefined) store.remove(offset);
+      else store.set(offset, vector);
+    }
+    for (const name of point.vectors.keys()) assert(this.stores.has(name), `unknown vector name ${name}`);
+    this.setPayload(offset, point.payload === null ? EMPTY_PAYLOAD : cloneJson(point.payload));
+  }
+
+  private allocate(id: PointId, key: PointKey): number {
+    const offset = this.used++;
+    if (offset >= this.live.length) {
+      const live = new Uint8Array(this.live.length * 2);
+      live.set(this.live);
+      this.live = live;
+    }
+    this.live[offset] = 1;
+    this.liveCount++;
+    this.ids[offset] = id;
+    this.payloads[offset] = EMPTY_PAYLOAD;
+    this.offsetOf.set(key, offset);
+    this.noteNewId(offset);
+    return offset;
+  }
+
+  /** Keep the id order cache when ids arrive ascending (the common case), else drop it. */
+  private noteNewId(offset: number): void {
+    if (this.idOrder === null) return;
+    const last = this.idOrder[this.idOrder.length - 1];
+    if (last === undefined || comparePointIds(this.ids[last] as PointId, this.ids[offset] as PointId) < 0) {
+      this.idOrder.push(offset);
+    } else {
+      this.idOrder = null;
+    }
+  }
+
+  private setPayload(offset: number, payload: Payload): void {
+    const old = this.payloads[offset];
+    if (old !== undefined && old !== EMPTY_PAYLOAD) this.payloadBytes -= approxJsonBytes(old);
+    if (payload !== EMPTY_PAYLOAD) this.payloadBytes += approxJsonBytes(payload);
+    this.payloads[offset] = payload;
+    for (const index of this.indexes.values()) index.update(offset, payload);
+  }
+
+  private removeOffset(offset: number): void {
+    if (this.live[offset] !== 1) return;
+    this.live[offset] = 0;
+    this.liveCount--;
+    this.offsetOf.delete(pointKey(this.ids[offset] as PointId));
+    for (const store of this.stores.values()) store.remove(offset);
+    const old = this.payloads[offset];
+    if (old !== undefined && old !== EMPTY_PAYLOAD) this.payloadBytes -= approxJsonBytes(old);
+    this.payloads[offset] = EMPTY_PAYLOAD;
+    for (const index of this.indexes.values()) index.update(offset, undefined);
+  }
+
+  private selectForDelete(selector: PointsSelector): number[] {
+    if (selector.kind === 'filter') return this.matchingOffsets(selector.filter);
+    const out: number[] = [];
+    for (const id of selector.ids) {
+      const offset = this.offsetOf.get(pointKey(id));
+      if (offset !== undefined) out.push(offset);
+    }
+    return out;
+  }
+
+  /** Offsets a selector names, or the ids that do not exist (then nothing may change). */
+  private resolve(selector: PointsSelector): { offsets: number[] } | { missing: PointId[] } {
+    if (selector.kind === 'filter') return { offsets: this.matchingOffsets(selector.filter) };
+    const offsets: number[] = [];
+    const missing: PointId[] = [];
+    for (const id of selector.ids) {
+      const offset = this.offsetOf.get(pointKey(id));
+      if (offset === undefined) missing.push(id);
+      else offsets.push(offset);
+    }
+    return missing.length > 0 ? { missing } : { offsets };
+  }
+
+  private updatePayloads(selector: PointsSelector, next: (old: Payload) => Payload): ApplyResult {
+    const resolved = this.resolve(selector);
+    if ('missing' in resolved) return { ok: false, missing: resolved.missing };
+    for (const offset of resolved.offsets) this.setPayload(offset, next(this.payloads[offset] as Payload));
+    return OK;
+  }
+
+  private updateVectors(points: readonly PointVectors[]): ApplyResult {
+    const missing = points.filter((p) => !this.offsetOf.has(pointKey(p.id))).map((p) => p.id);
+    if (missing.length > 0) return { ok: false, missing };
+    for (const point of points) {
+      const offset = this.offsetOf.get(pointKey(point.id)) as number;
+      for (const [name, vector] of point.vectors) {
+        const store = this.stores.get(name);
+        assert(store !== undefined, `unknown vector name ${name}`);
+        store.set(offset, vector);
+      }
+    }
+    return OK;
+  }
+
+  private deleteVectors(selector: PointsSelector, names: readonly string[]): ApplyResult {
+    const resolved = this.resolve(selector);
+    if ('missing' in resolved) return { ok: false, missing: resolved.missing };
+    for (const offset of resolved.offsets) {
+      for (const name of names) this.stores.get(name)?.remove(offset);
+    }
+    return OK;
+  }
+
+  private createIndex(field: string, params: PayloadIndexParams): void {
+    const index = new FieldIndex(field, params);
+    for (let offset = 0; offset < this.used; offset++) {
+      if (this.live[offset] === 1) index.update(offset, this.payloads[offset]);
+    }
+    this.indexes.set(field, index);
+  }
+
+  private maybeCompact(): void {
+    const dead = this.used - this.liveCount;
+    if (dead >= COMPACT_DEAD_MIN && dead >= this.liveCount) this.compact();
+  }
+
+  /** Move live points down over dead offsets, keeping their order; rebuild what offsets key. */
+  private compact(): void {
+    const offsets = this.liveOffsets();
+    const points = offsets.map((o) => this.snapshotPoint(o));
+    const indexDefs = [...this.indexes.values()].map((i) => [i.field, i.params] as const);
+    this.resetStorage();
+    for (const point of points) this.restorePoint(point.id, point.rows, point.payload);
+    for (const [field, params] of indexDefs) this.createIndex(field, params);
+  }
+
+  private resetStorage(): void {
+    for (const [name, params] of this.schema.vectors) this.stores.set(name, new VectorStore(params));
+    this.ids = [];
+    this.live = new Uint8Array(64);
+    this.used = 0;
+    this.liveCount = 0;
+    this.offsetOf.clear();
+    this.payloads = [];
+    this.indexes.clear();
+    this.idOrder = [];
+    this.payloadBytes = 0;
+  }
+
+  /** Stored rows (already normalised) and payload of one point. */
+  snapshotPoint(offset: number): { id: PointId; rows: Map<string, Float32Array>; payload: Payload } {
+    const rows = new Map<string, Float32Array>();
+    for (const [name, store] of this.stores) if (store.has(offset)) rows.set(name, store.get(offset));
+    return { id: this.ids[offset] as PointId, rows, payload: this.payloads[offset] as Payload };
+  }
+
+  /** Append a point whose rows are stored as given (images and compaction). */
+  restorePoint(id: PointId, rows: ReadonlyMap<string, Float32Array>, payload: Payload): void {
+    const key = pointKey(id);
+    assert(!this.offsetOf.has(key), 'duplicate id in segment image');
+    const offset = this.allocate(id, key);
+    for (const [name, row] of rows) {
+      const store = this.stores.get(name);
+      assert(store !== undefined, `unknown vector name ${name}`);
+      store.setRaw(offset, row);
+    }
+    this.setPayload(offset, Object.keys(payload).length === 0 ? EMPTY_PAYLOAD : payload);
+  }
+
+  /** Live offsets in internal order. */
+  liveOffsets(): number[] {
+    const out: number[] = [];
+    for (let offset = 0; offset < this.used; offset++) if (this.live[offset] === 1) out.push(offset);
+    return out;
+  }
+
+  indexDefinitions(): { field: string; params: PayloadIndexParams }[] {
+    return [...this.indexes.values()].map((i) => ({ field: i.field, params: i.params }));
+  }
+
+  restoreIndex(field: string, params: PayloadIndexParams): void {
+    this.createIndex(field, params);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reads
+
+  has(id: PointId): boolean {
+    return this.offsetOf.has(pointKey(id));
+  }
+
+  retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector): Record_[] {
+    const seen = new Set<number>();
+    const out: Record_[] = [];
+    for (const id of ids) {
+      const offset = this.offsetOf.get(pointKey(id));
+      if (offset === undefined || seen.has(offset)) continue;
+      seen.add(offset);
+      out.push(this.record(offset, withPayload, withVector));
+    }
+    return out;
+  }
+
+  search(params: SearchParams): ScoredPoint[] {
+    const store = this.stores.get(params.vectorName);
+    if (store === undefined) {
+      throw new ShoalError('bad_request', `Wrong input: Not existing vector name error: ${params.vectorName}`);
+    }
+    const k = params.limit + params.offset;
+    if (k <= 0) return [];
+    const candidates = this.searchCandidates(store, params.filter, params.excludeIds);
+    if (candidates.length === 0) return [];
+    const distance = store.params.distance;
+    const query = distance === 'Cosine' ? normalized(params.vector) : params.vector;
+    assert(query.length === store.dim, 'query vector length');
+    const top = new TopK(Math.min(k, candidates.length));
+    if (distance === 'Euclid') scanEuclid(store.data, store.dim, query, candidates, top);
+    else if (distance === 'Manhattan') scanManhattan(store.data, store.dim, query, candidates, top);
+    else scanDot(store.data, store.dim, query, candidates, top);
+    const { keys, offsets } = top.drain();
+    const out: ScoredPoint[] = [];
+    for (let i = params.offset; i < keys.length; i++) {
+      const score = scoreOfKey(distance, keys[i] as number);
+      if (!passesThreshold(distance, score, params.scoreThreshold)) break;
+      const record = this.record(offsets[i] as number, params.withPayload, params.withVector);
+      out.push({ ...record, score });
+    }
+    return out;
+  }
+
+  /** Live offsets that have the vector, pass the filter and are not excluded, ascending. */
+  private searchCandidates(store: VectorStore, filter: Filter | null, excludeIds: readonly PointId[]): Uint32Array {
+    const plan = this.plan(filter);
+    const excluded = new Set<number>();
+    for (const id of excludeIds) {
+      const offset = this.offsetOf.get(pointKey(id));
+      if (offset !== undefined) excluded.add(offset);
+    }
+    const out = new Uint32Array(plan.candidates === null ? this.used : plan.candidates.length);
+    let n = 0;
+    const visit = (offset: number): void => {
+      if (store.has(offset) && !excluded.has(offset) && this.passes(plan, offset)) out[n++] = offset;
+    };
+    if (plan.candidates === null) for (let o = 0; o < this.used; o++) visit(o);
+    else for (const o of plan.candidates) visit(o);
+    return out.subarray(0, n);
+  }
+
+  scroll(params: ScrollParams): ScrollPage {
+    const plan = this.plan(params.filter);
+    const member = this.membership(plan);
+    const order = this.sortedIdOrder();
+    let i = params.offset === null ? 0 : this.firstAtOrAfter(order, params.offset);
+    const points: Record_[] = [];
+    for (; i < order.length; i++) {
+      const offset = order[i] as number;
+      if (!this.passesWith(plan, member, offset)) continue;
+      if (points.length >= params.limit) return { points, nextOffset: this.ids[offset] as PointId };
+      points.push(this.record(offset, params.withPayload, params.withVector));
+    }
+    return { points, nextOffset: null };
+  }
+
+  scrollOrdered(params: OrderedScrollParams): OrderedRecord[] {
+    const { key, direction, startFrom } = params.orderBy;
+    const index = this.indexes.get(key);
+    if (index === undefined || !index.supportsRange) {
+      throw new ShoalError(
+        'bad_request',
+        `Bad request: No range index for \`order_by\` key: \`${key}\`. Please create one to use \`order_by\`. ` +
+          'Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions',
+      );
+    }
+    if (params.limit <= 0) return [];
+    const plan = this.plan(params.filter);
+    const member = this.membership(plan);
+    const desc = direction === 'desc';
+    const entries = index.ordered(desc, startFrom, params.limit, (o) => this.passesWith(plan, member, o));
+    const order = entries.values.map((_, i) => i);
+    order.sort((a, b) => {
+      const va = entries.values[a] as number;
+      const vb = entries.values[b] as number;
+      if (va !== vb) return desc ? vb - va : va - vb;
+      const ia = this.ids[entries.offsets[a] as number] as PointId;
+      return comparePointIds(ia, this.ids[entries.offsets[b] as number] as PointId);
+    });
+    return order.slice(0, params.limit).map((i) => ({
+      ...this.record(entries.offsets[i] as number, params.withPayload, params.withVector),
+      orderValue: entries.values[i] as number,
+    }));
+  }
+
+  count(filter: Filter | null): number {
+    if (filter === null) return this.liveCount;
+    return this.matchingOffsets(filter).length;
+  }
+
+  facet(params: FacetParams): FacetHit[] {
+    const index = this.indexes.get(params.key);
+    if (index === undefined || !index.supportsFacet) {
+      throw new ShoalError(
+        'bad_request',
+        `Bad request: No appropriate index for faceting: \`${params.key}\`. Please create one to facet on this field. ` +
+          'Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Match conditions',
+      );
+    }
+    const offsets = params.filter === null ? null : Uint32Array.from(this.matchingOffsets(params.filter));
+    const hits: FacetHit[] = [...index.facetCounts(offsets)].map(([value, count]) => ({ value, count }));
+    hits.sort((a, b) => b.count - a.count || compareFacetValues(a.value, b.value));
+    return hits.slice(0, Math.max(0, params.limit));
+  }
+
+  payloadIndexes(): ReadonlyMap<string, PayloadIndexInfo> {
+    const out = new Map<string, PayloadIndexInfo>();
+    for (const [field, index] of this.indexes) out.set(field, { params: index.params, points: index.points });
+    return out;
+  }
+
+  stats(): SegmentStats {
+    const vectors = new Map<string, number>();
+    let vectorBytes = 0;
+    for (const [name, store] of this.stores) {
+      vectors.set(name, store.size);
+      vectorBytes += store.size * store.dim * Float32Array.BYTES_PER_ELEMENT;
+    }
+    return { points: this.liveCount, vectors, payloadBytesApprox: this.payloadBytes, vectorBytes };
+  }
+
+  serialize(): Uint8Array[] {
+    return encodeImage(this.imageContent());
+  }
+
+  private imageContent(): ImageContent {
+    const offsets = this.liveOffsets();
+    const vectors = [...this.stores].map(([name, store]) => {
+      const present = new Uint8Array(offsets.length);
+      let rows = 0;
+      offsets.forEach((offset, i) => {
+        if (store.has(offset)) {
+          present[i] = 1;
+          rows++;
+        }
+      });
+      const data = new Float32Array(rows * store.dim);
+      let row = 0;
+      offsets.forEach((offset) => {
+        if (store.has(offset)) data.set(store.data.subarray(offset * store.dim, (offset + 1) * store.dim), row++ * store.dim);
+      });
+      return { name, size: store.dim, distance: store.params.distance, present, data };
+    });
+    return {
+      ids: offsets.map((o) => this.ids[o] as PointId),
+      payloads: offsets.map((o) => this.payloads[o] as Payload),
+      vectors,
+      indexes: this.indexDefinitions(),
+    };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Helpers
+
+  private plan(filter: Filter | null): Plan {
+    return filter === null ? EVERYTHING : planFilter(filter, this.sources);
+  }
+
+  private passes(plan: Plan, offset: number): boolean {
+    if (this.live[offset] !== 1) return false;
+    return plan.residual === null || plan.residual(this.payloads[offset] as JsonObject, offset);
+  }
+
+  /** For walks that are not in offset order: a membership table of the plan's candidates. */
+  private membership(plan: Plan): Uint8Array | null {
+    if (plan.candidates === null) return null;
+    const member = new Uint8Array(this.used);
+    for (const offset of plan.candidates) member[offset] = 1;
+    return member;
+  }
+
+  private passesWith(plan: Plan, member: Uint8Array | null, offset: number): boolean {
+    return (member === null || member[offset] === 1) && this.passes(plan, offset);
+  }
+
+  private matchingOffsets(filter: Filter): number[] {
+    const plan = this.plan(filter);
+    const out: number[] = [];
+    if (plan.candidates === null) {
+      for (let o = 0; o < this.used; o++) if (this.passes(plan, o)) out.push(o);
+    } else {
+      for (const o of plan.candidates) if (this.passes(plan, o)) out.push(o);
+    }
+    return out;
+  }
+
+  private offsetsOf(ids: readonly PointId[]): Uint32Array {
+    const out: number[] = [];
+    for (const id of ids) {
+      const offset = this.offsetOf.get(pointKey(id));
+      if (offset !== undefined) out.push(offset);
+    }
+    return sortUnique(out);
+  }
+
+  private sortedIdOrder(): number[] {
+    if (this.idOrder === null) {
+      const order = this.liveOffsets();
+      order.sort((a, b) => comparePointIds(this.ids[a] as PointId, this.ids[b] as PointId));
+      this.idOrder = order;
+    }
+    return this.idOrder;
+  }
+
+  private firstAtOrAfter(order: readonly number[], id: PointId): number {
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (comparePointIds(this.ids[order[mid] as number] as PointId, id) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private record(offset: number, withPayload: WithPayload, withVector: WithVector): Record_ {
+    return {
+      id: this.ids[offset] as PointId,
+      payload: selectPayload(this.payloads[offset] as Payload, withPayload),
+      vectors: this.selectVectors(offset, withVector),
+    };
+  }
+
+  private selectVectors(offset: number, withVector: WithVector): NamedVectors | null {
+    if (withVector === false) return null;
+    const names = withVector === true ? [...this.stores.keys()] : withVector;
+    const out: NamedVectors = new Map();
+    for (const name of names) {
+      const store = this.stores.get(name);
+      if (store !== undefined && store.has(offset)) out.set(name, store.get(offset));
+    }
+    return out;
+  }
+}
+
+const OK: ApplyResult = Object.freeze({ ok: true });
+
+function selectPayload(payload: Payload, withPayload: WithPayload): Payload | null {
+  switch (withPayload.kind) {
+    case 'none':
+      return null;
+    case 'all':
+      return payload;
+    case 'include':
+      return projectPayload(payload, withPayload.keys.map(parseJsonPath));
+    case 'exclude': {
+      const out = cloneJson(payload);
+      for (const key of withPayload.keys) removeAtPath(out, parseJsonPath(key));
+      return out;
+    }
+    default:
+      return unreachable(withPayload, 'unknown with_payload');
+  }
+}
+
+function compareFacetValues(a: FacetValue, b: FacetValue): number {
+  if (typeof a !== typeof b && !(isIntegerLike(a) && isIntegerLike(b))) return typeRank(a) - typeRank(b);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function isIntegerLike(v: FacetValue): boolean {
+  return typeof v === 'number' || typeof v === 'bigint';
+}
+
+function typeRank(v: FacetValue): number {
+  return typeof v === 'boolean' ? 0 : isIntegerLike(v) ? 1 : 2;
+}
