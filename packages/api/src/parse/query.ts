@@ -29,8 +29,8 @@ function vectorOrId(value: unknown, path: string, vectorName: string, spaces: Ve
     return { kind: 'vector', vector: parseDenseVector(value, path, params.size) };
   }
   if (isObject(value)) {
-    if ('indices' in value || 'values' in value) throw unsupported(`${path}: sparse vectors`);
-    if ('text' in value || 'image' in value || 'object' in value) throw unsupported(`${path}: inference (documents, images, objects)`);
+    if ('indices' in value && 'values' in value) throw unsupported(`${path}: sparse vectors`);
+    if ('model' in value && ('text' in value || 'image' in value || 'object' in value)) throw unsupported(`${path}: inference (documents, images, objects)`);
   }
   throw formatError(path, 'data did not match any variant of untagged enum VectorInput');
 }

@@ -25,8 +25,8 @@ export function spaceOf(spaces: VectorSpaces, name: string): VectorParams {
 function rejectOtherShapes(value: unknown, path: string): void {
   if (Array.isArray(value) && value.length > 0 && Array.isArray(value[0])) throw unsupported(`${path}: multivectors`);
   if (isObject(value)) {
-    if ('indices' in value || 'values' in value) throw unsupported(`${path}: sparse vectors`);
-    if ('text' in value || 'image' in value || 'object' in value) throw unsupported(`${path}: inference (documents, images, objects)`);
+    if ('indices' in value && 'values' in value) throw unsupported(`${path}: sparse vectors`);
+    if ('model' in value && ('text' in value || 'image' in value || 'object' in value)) throw unsupported(`${path}: inference (documents, images, objects)`);
   }
 }
 
