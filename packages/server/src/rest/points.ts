@@ -31,13 +31,14 @@ async function runQuery(service: CollectionsService, name: string, q: ParsedQuer
 
 export function registerPointRoutes(app: Hono, service: CollectionsService, options: RestOptions): void {
   const { limits } = options;
+  const apply = async (c: Context, build: (body: unknown, shape: Shape) => PointOperation[]) => {
+    const name = c.req.param('name') as string;
+    const body = await readJsonBody(c, limits);
+    const ops = build(body, shapeOf(service, name));
+    return { ops, result: updateResultJson(await service.updatePoints(name, ops, writeOptions(c))) };
+  };
   const write = (c: Context, build: (body: unknown, shape: Shape) => PointOperation[]): Promise<Response> =>
-    respond(c, options, async () => {
-      const name = c.req.param('name') as string;
-      const body = await readJsonBody(c, limits);
-      const ops = build(body, shapeOf(service, name));
-      return updateResultJson(await service.updatePoints(name, ops, writeOptions(c)));
-    });
+    respond(c, options, async () => (await apply(c, build)).result);
 
   app.put('/collections/:name/points', (c) => write(c, (b, s) => [parseUpsert(b, '', s.spaces, limits)]));
   app.post('/collections/:name/points/delete', (c) =>
@@ -49,7 +50,13 @@ export function registerPointRoutes(app: Hono, service: CollectionsService, opti
   app.post('/collections/:name/points/payload/delete', (c) => write(c, (b) => [parseDeletePayload(b, '', limits)]));
   app.post('/collections/:name/points/payload/clear', (c) =>
     write(c, (b) => [{ kind: 'clear_payload', selector: parsePointsSelector(b, '', limits) }]));
-  app.post('/collections/:name/points/batch', (c) => write(c, (b, s) => parseBatchOperations(b, s.spaces, limits)));
+  // Qdrant answers one UpdateResult per operation; the batch is applied as one write here, so
+  // every entry carries that write's operation id and status.
+  app.post('/collections/:name/points/batch', (c) =>
+    respond(c, options, async () => {
+      const { ops, result } = await apply(c, (b, s) => parseBatchOperations(b, s.spaces, limits));
+      return ops.map(() => result);
+    }));
 
   registerReadRoutes(app, service, options);
 }
