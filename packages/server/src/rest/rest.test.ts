@@ -148,6 +148,26 @@ describe('collection routes', () => {
     expect((await call('GET', '/collections/c/exists')).body.result).toEqual({ exists: false });
   });
 
+  it('reports named vectors with their overrides, quantization and metadata in a valid CollectionInfo', async () => {
+    const { call } = await withCollection({
+      img: { size: 3, distance: 'Euclid', on_disk: true, hnsw_config: { m: 8 }, quantization_config: { product: { compression: 'x16' } } },
+      txt: { size: 2, distance: 'Manhattan', datatype: 'uint8' },
+    });
+    await call('PATCH', '/collections/c', { metadata: { k: 'v' } });
+    const info = await call('GET', '/collections/c');
+    expect(info.body.result.config.params.vectors).toEqual({
+      img: { size: 3, distance: 'Euclid', on_disk: true, hnsw_config: { m: 8 }, quantization_config: { product: { compression: 'x16' } } },
+      txt: { size: 2, distance: 'Manhattan', datatype: 'uint8' },
+    });
+    expect(info.body.result.config.params).toMatchObject({ shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: true });
+    expect(info.body.result.config.wal_config).toEqual({ wal_capacity_mb: 32, wal_segments_ahead: 0 });
+    const q = await call('PUT', '/collections/q', { vectors: { size: 2, distance: 'Cosine' }, quantization_config: { scalar: { type: 'int8', always_ram: true } }, metadata: { a: 1 } });
+    expect(q.status).toBe(200);
+    const qi = await call('GET', '/collections/q');
+    expect(qi.body.result.config.quantization_config).toEqual({ scalar: { type: 'int8', always_ram: true } });
+    expect(qi.body.result.config.metadata).toEqual({ a: 1 });
+  });
+
   it('answers 404 for an unknown collection and 400/422 for bad bodies', async () => {
     const { call } = setup();
     const missing = await call('GET', '/collections/nope');
