@@ -1,1 +1,12 @@
-export {};
+export { LocalShard, DEFAULT_FLUSH_POLICY, DEFAULT_WAL_KEEP_TAIL } from './shard.js';
+export type {
+  SegmentFactory,
+  FlushPolicy,
+  LocalShardOptions,
+  ShardLogEvent,
+  ShardUpdateResult,
+  ShardInfo,
+} from './shard.js';
+export { encodeOperation, decodeOperation } from './codec.js';
+export { encodeJson, decodeJson } from './json.js';
+export type { EncodedJson } from './json.js';

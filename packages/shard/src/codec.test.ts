@@ -1,0 +1,69 @@
+import { describe, it, expect } from 'vitest';
+import type { PointOperation } from '@shoal/common';
+import { decodeOperation, encodeOperation } from './codec.js';
+import { decodeJson, encodeJson } from './json.js';
+
+const big = 2n ** 63n + 5n;
+const filter = {
+  must: [{ kind: 'match', key: 'n', value: -(2n ** 60n) }, { kind: 'range', key: 'x', range: { gt: 1.5, gte: null, lt: null, lte: 1e300 } }],
+  should: [],
+  mustNot: [{ kind: 'has_id', ids: [1, big, '0bdb8f3e-5e4c-4a7a-9c1b-1a2b3c4d5e6f'] }],
+  minShould: null,
+} as const;
+
+const ops: PointOperation[] = [
+  {
+    kind: 'upsert',
+    points: [
+      { id: 7, vectors: new Map([['', Float32Array.from([0.1, -2, 3e-40])], ['img', Float32Array.from([1, 2])]]), payload: { a: 1, big, f: 1e20, s: 'é "q" \\ \u2028', __proto__x: null, nested: { arr: [true, null, -0.5] } } },
+      { id: big, vectors: new Map(), payload: null },
+    ],
+  },
+  { kind: 'delete_points', selector: { kind: 'filter', filter } },
+  { kind: 'set_payload', selector: { kind: 'ids', ids: [1, 2] }, payload: { k: 'v' }, key: 'a.b[0]' },
+  { kind: 'overwrite_payload', selector: { kind: 'ids', ids: [3] }, payload: {} },
+  { kind: 'delete_payload', selector: { kind: 'ids', ids: [3] }, keys: ['a', 'b.c'] },
+  { kind: 'clear_payload', selector: { kind: 'ids', ids: ['0bdb8f3e-5e4c-4a7a-9c1b-1a2b3c4d5e6f'] } },
+  { kind: 'update_vectors', points: [{ id: 9, vectors: new Map([['', Float32Array.from([Number.MAX_VALUE, -0])]]) }] },
+  { kind: 'delete_vectors', selector: { kind: 'ids', ids: [9] }, vectorNames: ['img'] },
+  { kind: 'create_field_index', field: 'city', params: { type: 'keyword', lookup: null, range: null, isPrincipal: null, isTenant: true, onDisk: null } },
+  { kind: 'delete_field_index', field: 'city' },
+];
+
+describe('operation codec', () => {
+  it('round-trips every operation kind exactly (bigints, unsafe floats, vectors bit for bit)', () => {
+    for (const op of ops) expect(decodeOperation(encodeOperation(op))).toEqual(op);
+  });
+
+  it('keeps a float beyond 2^53 a number and a big integer a bigint', () => {
+    const decoded = decodeOperation(encodeOperation(ops[0] as PointOperation));
+    const payload = decoded.kind === 'upsert' ? decoded.points[0]?.payload : null;
+    expect(typeof payload?.f).toBe('number');
+    expect(payload?.big).toBe(big);
+  });
+
+  it('stores vectors as raw float32, not as JSON text', () => {
+    const vector = new Float32Array(1000).map((_, i) => Math.sin(i) / 3);
+    const op: PointOperation = { kind: 'upsert', points: [{ id: 1, vectors: new Map([['', vector]]), payload: null }] };
+    const bytes = encodeOperation(op);
+    expect(bytes.length).toBeLessThan(4000 + 200);
+    const back = decodeOperation(bytes);
+    expect(back.kind === 'upsert' && back.points[0]?.vectors.get('')).toEqual(vector);
+  });
+});
+
+describe('lossless JSON', () => {
+  it('parses what it writes, including keys named __proto__', () => {
+    const value = JSON.parse('{"__proto__": {"x": 1}, "y": [1, 2.5, "s"]}') as unknown;
+    const back = decodeJson(encodeJson({ ...(value as object), n: -(2n ** 70n) }).text) as Record<string, unknown>;
+    expect(Object.keys(back)).toEqual(['__proto__', 'y', 'n']);
+    expect(Object.getPrototypeOf(back)).toBe(Object.prototype);
+    expect(back.n).toBe(-(2n ** 70n));
+  });
+
+  it('rejects malformed text and non-finite numbers', () => {
+    expect(() => decodeJson('{"a":1,}')).toThrow();
+    expect(() => decodeJson('[1 2]')).toThrow();
+    expect(() => encodeJson({ a: Number.NaN })).toThrow();
+  });
+});

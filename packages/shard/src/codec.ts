@@ -1,0 +1,156 @@
+import {
+  ShoalError,
+  assert,
+  type NamedVectors,
+  type PointId,
+  type PointOperation,
+  type PointStruct,
+  type PointVectors,
+  type Payload,
+} from '@shoal/common';
+import { decodeJson, encodeJson } from './json.js';
+
+// A point operation as one WAL record:
+//   [0]      format version (1)
+//   [1]      flags: bit 0 = the header holds bigint literals (needs the lossless parser)
+//   [2, 4)   reserved, 0
+//   [4, 8)   header length H (u32 LE)
+//   [8, 8+H) header: the operation as lossless JSON, each vector replaced by its index
+//   pad to a multiple of 4
+//   u32 vector count, then per vector: u32 dimension, dimension float32 LE
+// Vectors travel as raw float32 bytes: exact, compact, and no number formatting per value.
+
+const VERSION = 1;
+const FLAG_BIGINT = 1;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+assert(LITTLE_ENDIAN, 'the WAL codec writes Float32Array memory as little-endian bytes');
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+type WireVectors = Array<[string, number]>;
+interface WirePoint {
+  id: PointId;
+  vectors: WireVectors;
+  payload?: Payload | null;
+}
+
+function vectorsToWire(vectors: NamedVectors, table: Float32Array[]): WireVectors {
+  const out: WireVectors = [];
+  for (const [name, vector] of vectors) {
+    out.push([name, table.length]);
+    table.push(vector);
+  }
+  return out;
+}
+
+function opToWire(op: PointOperation, table: Float32Array[]): unknown {
+  switch (op.kind) {
+    case 'upsert':
+      return {
+        kind: op.kind,
+        points: op.points.map((p): WirePoint => ({ id: p.id, vectors: vectorsToWire(p.vectors, table), payload: p.payload })),
+      };
+    case 'update_vectors':
+      return { kind: op.kind, points: op.points.map((p): WirePoint => ({ id: p.id, vectors: vectorsToWire(p.vectors, table) })) };
+    default:
+      // Every other operation is plain data (ids, filters, payloads, names).
+      return op;
+  }
+}
+
+export function encodeOperation(op: PointOperation): Uint8Array {
+  const table: Float32Array[] = [];
+  const json = encodeJson(opToWire(op, table));
+  const header = encoder.encode(json.text);
+  const headerEnd = align4(8 + header.length);
+  let size = headerEnd + 4;
+  for (const vector of table) size += 4 + vector.byteLength;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  out[0] = VERSION;
+  out[1] = json.hasBigint ? FLAG_BIGINT : 0;
+  view.setUint32(4, header.length, true);
+  out.set(header, 8);
+  view.setUint32(headerEnd, table.length, true);
+  let at = headerEnd + 4;
+  for (const vector of table) {
+    view.setUint32(at, vector.length, true);
+    out.set(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength), at + 4);
+    at += 4 + vector.byteLength;
+  }
+  assert(at === size, 'operation encoding size mismatch');
+  return out;
+}
+
+const align4 = (n: number): number => (n + 3) & ~3;
+
+function corrupt(reason: string): ShoalError {
+  return new ShoalError('storage', `undecodable WAL operation: ${reason}`);
+}
+
+export function decodeOperation(bytes: Uint8Array): PointOperation {
+  if (bytes.length < 12 || bytes[0] !== VERSION) throw corrupt(`unknown format ${bytes[0] ?? 'none'}`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(4, true);
+  const headerEnd = align4(8 + headerLength);
+  if (headerEnd + 4 > bytes.length) throw corrupt('header runs past the record');
+  const text = decoder.decode(bytes.subarray(8, 8 + headerLength));
+  const wire = decodeJson(text, ((bytes[1] as number) & FLAG_BIGINT) !== 0) as { kind?: unknown };
+  const table = readVectors(bytes, view, headerEnd);
+  return opFromWire(wire, table);
+}
+
+function readVectors(bytes: Uint8Array, view: DataView, start: number): Float32Array[] {
+  const count = view.getUint32(start, true);
+  const table: Float32Array[] = [];
+  let at = start + 4;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > bytes.length) throw corrupt('vector table runs past the record');
+    const dimension = view.getUint32(at, true);
+    const end = at + 4 + dimension * 4;
+    if (end > bytes.length) throw corrupt('vector runs past the record');
+    // A copy: aligned, and independent of the record's buffer.
+    const vector = new Float32Array(dimension);
+    new Uint8Array(vector.buffer).set(bytes.subarray(at + 4, end));
+    table.push(vector);
+    at = end;
+  }
+  if (at !== bytes.length) throw corrupt('trailing bytes');
+  return table;
+}
+
+function vectorsFromWire(wire: WireVectors, table: readonly Float32Array[]): NamedVectors {
+  const vectors: NamedVectors = new Map();
+  for (const [name, index] of wire) {
+    const vector = table[index];
+    if (vector === undefined) throw corrupt(`vector index ${index} out of range`);
+    vectors.set(name, vector);
+  }
+  return vectors;
+}
+
+const KINDS = new Set<string>([
+  'upsert', 'delete_points', 'set_payload', 'overwrite_payload', 'delete_payload', 'clear_payload',
+  'update_vectors', 'delete_vectors', 'create_field_index', 'delete_field_index',
+]);
+
+function opFromWire(wire: { kind?: unknown }, table: readonly Float32Array[]): PointOperation {
+  if (typeof wire !== 'object' || wire === null || typeof wire.kind !== 'string' || !KINDS.has(wire.kind)) {
+    throw corrupt(`unknown operation ${String(wire?.kind)}`);
+  }
+  if (wire.kind === 'upsert') {
+    const points = (wire as unknown as { points: WirePoint[] }).points.map(
+      (p): PointStruct => ({ id: p.id, vectors: vectorsFromWire(p.vectors, table), payload: p.payload ?? null }),
+    );
+    return { kind: 'upsert', points };
+  }
+  if (wire.kind === 'update_vectors') {
+    const points = (wire as unknown as { points: WirePoint[] }).points.map(
+      (p): PointVectors => ({ id: p.id, vectors: vectorsFromWire(p.vectors, table) }),
+    );
+    return { kind: 'update_vectors', points };
+  }
+  // The record passed its CRC and was written by encodeOperation from a PointOperation.
+  return wire as PointOperation;
+}

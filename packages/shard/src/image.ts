@@ -1,0 +1,70 @@
+import { ShoalError } from '@shoal/common';
+import { crc32c } from '@shoal/wal';
+
+// A segment image file, little-endian:
+//   [0, 8)    magic "SHOALIMG"
+//   [8, 12)   format version (1)
+//   [12, 16)  CRC-32C of bytes [16, end)
+//   [16, 24)  seq of the last WAL record applied to the image (u64: low u32, high u32)
+//   [24, 32)  bytes after this header field block (u64) — file length minus 32
+//   [32, 36)  part count N
+//   [36, 36 + 8N) part lengths (u64 each)
+//   parts, back to back
+const MAGIC = new TextEncoder().encode('SHOALIMG');
+const VERSION = 1;
+const FIXED_BYTES = 36;
+const U32 = 0x1_0000_0000;
+
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value % U32, true);
+  view.setUint32(at + 4, Math.floor(value / U32), true);
+}
+
+function getU64(view: DataView, at: number): number {
+  return view.getUint32(at, true) + view.getUint32(at + 4, true) * U32;
+}
+
+/** The chunks of an image file holding `parts` as of WAL seq `seq`. */
+export function encodeImage(seq: number, parts: readonly Uint8Array[]): Uint8Array[] {
+  const header = new Uint8Array(FIXED_BYTES + 8 * parts.length);
+  const view = new DataView(header.buffer);
+  header.set(MAGIC, 0);
+  view.setUint32(8, VERSION, true);
+  setU64(view, 16, seq);
+  let total = header.length - 32;
+  for (const part of parts) total += part.length;
+  setU64(view, 24, total);
+  view.setUint32(32, parts.length, true);
+  parts.forEach((part, i) => setU64(view, FIXED_BYTES + 8 * i, part.length));
+  let crc = crc32c(header, 16, header.length);
+  for (const part of parts) crc = crc32c(part, 0, part.length, crc);
+  view.setUint32(12, crc, true);
+  return [header, ...parts];
+}
+
+export interface DecodedImage {
+  readonly seq: number;
+  readonly parts: Uint8Array[];
+}
+
+/** Checks magic, version, length and CRC; any mismatch is a ShoalError('storage'). */
+export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
+  const bad = (why: string): ShoalError => new ShoalError('storage', `segment image ${path} is unusable: ${why}`);
+  if (bytes.length < FIXED_BYTES || !MAGIC.every((b, i) => bytes[i] === b)) throw bad('bad magic');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== VERSION) throw bad(`unknown version ${version}`);
+  if (getU64(view, 24) !== bytes.length - 32) throw bad(`length ${bytes.length} does not match the header`);
+  if (view.getUint32(12, true) !== crc32c(bytes, 16, bytes.length)) throw bad('CRC mismatch');
+  const count = view.getUint32(32, true);
+  let at = FIXED_BYTES + 8 * count;
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = getU64(view, FIXED_BYTES + 8 * i);
+    if (at + length > bytes.length) throw bad('part table runs past the file');
+    parts.push(bytes.subarray(at, at + length));
+    at += length;
+  }
+  if (at !== bytes.length) throw bad('trailing bytes');
+  return { seq: getU64(view, 16), parts };
+}
