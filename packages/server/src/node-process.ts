@@ -34,7 +34,9 @@ async function openMetaLog(fs: NodeFileSystem, dir: string): Promise<MetaLog> {
   return {
     append: (record) => wal.append(record),
     replay: (from, visit) => wal.replay(from, visit),
-    truncateBefore: (index) => wal.truncateBefore(index, META_LOG_TAIL_RECORDS),
+    truncateBefore: async (index) => {
+      await wal.truncateBefore(index, META_LOG_TAIL_RECORDS);
+    },
     close: () => wal.close(),
   };
 }
@@ -45,11 +47,10 @@ function shardOpener(fs: NodeFileSystem, logger: Logger) {
       fs,
       dir,
       schema: { vectors: meta.config.vectors },
-      walOptions: { capacityBytes: meta.config.wal.wal_capacity_mb * 1024 * 1024 },
-      flushIntervalMs: meta.config.optimizers.flush_interval_sec * 1000,
-      segments: { createSegment, loadSegment },
-      onWarning: (message: string, detail: Record<string, unknown>) =>
-        logger.warn({ collection: meta.name, shard: shardId, ...detail }, message),
+      walOptions: { segmentBytes: meta.config.wal.wal_capacity_mb * 1024 * 1024 },
+      flushPolicy: { intervalMs: meta.config.optimizers.flush_interval_sec * 1000 },
+      segmentFactory: { createSegment, loadSegment },
+      log: (event) => logger[event.level]({ collection: meta.name, shard: shardId, err: event.cause }, event.message),
     });
 }
 
