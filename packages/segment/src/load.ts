@@ -8,9 +8,9 @@ export function createSegment(schema: SegmentSchema): Segment {
   return new Segment(schema);
 }
 
-/** Rebuild a segment from its image; the image must describe the same vector spaces as `schema`. */
-export function loadSegment(schema: SegmentSchema, chunks: Uint8Array[]): Segment {
-  const image = decodeImage(chunks);
+/** Rebuild a segment from its image (the chunks serialize() returned, or them concatenated); the image must describe the same vector spaces as `schema`. */
+export function loadSegment(schema: SegmentSchema, chunks: Uint8Array[] | Uint8Array): Segment {
+  const image = decodeImage(chunks instanceof Uint8Array ? [chunks] : chunks);
   checkSchema(schema, image.vectors);
   const segment = new Segment(schema);
   const offsets = new Map<string, number>(image.vectors.map((v) => [v.name, 0]));

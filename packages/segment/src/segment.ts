@@ -130,6 +130,9 @@ export class Segment implements SegmentContract {
   }
 
   private upsertPoint(point: PointStruct): void {
+    for (const [name, vector] of point.vectors) {
+      assert(this.stores.get(name)?.dim === vector.length, `vector ${JSON.stringify(name)} does not fit the schema`);
+    }
     const key = pointKey(point.id);
     let offset = this.offsetOf.get(key);
     if (offset === undefined) offset = this.allocate(point.id, key);
@@ -138,7 +141,6 @@ export class Segment implements SegmentContract {
       if (vector === undefined) store.remove(offset);
       else store.set(offset, vector);
     }
-    for (const name of point.vectors.keys()) assert(this.stores.has(name), `unknown vector name ${name}`);
     this.setPayload(offset, point.payload === null ? EMPTY_PAYLOAD : cloneJson(point.payload));
   }
 
