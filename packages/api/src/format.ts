@@ -29,7 +29,9 @@ export function vectorsJson(vectors: NamedVectors | null, unnamed: boolean): Jso
 }
 
 export function recordJson(r: Record_, unnamed: boolean): JsonMap {
-  return { id: r.id, payload: r.payload, vector: vectorsJson(r.vectors, unnamed) };
+  const json: JsonMap = { id: r.id, payload: r.payload, vector: vectorsJson(r.vectors, unnamed) };
+  if (r.orderValue !== undefined) json['order_value'] = r.orderValue;
+  return json;
 }
 
 /** ScoredPoint; `version` is required by the spec; this node does not track point versions yet. */

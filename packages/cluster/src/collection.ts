@@ -13,7 +13,7 @@ import {
   type NamedVectors,
 } from '@shoal/common';
 import type { CollectionMeta } from '@shoal/meta';
-import type { ApplyResult } from '@shoal/segment';
+import { parseJsonPath, type ApplyResult } from '@shoal/segment';
 import type { ReplicaSet } from './replica-set.js';
 import { shardForId } from './routing.js';
 
@@ -35,9 +35,23 @@ export class Collection {
     return params.distance;
   }
 
-  /** Vector names and sizes must match the config; the API layer cannot know them. */
+  /**
+   * Everything that could make applying `op` fail must be refused here, before the WAL: vector
+   * names and sizes against the config (the API layer cannot know them), and key paths. A record
+   * in the WAL must apply on every replay.
+   */
   checkOperation(op: PointOperation): void {
     switch (op.kind) {
+      case 'set_payload':
+        if (op.key !== null) parseJsonPath(op.key);
+        return;
+      case 'delete_payload':
+        for (const key of op.keys) parseJsonPath(key);
+        return;
+      case 'create_field_index':
+      case 'delete_field_index':
+        parseJsonPath(op.field);
+        return;
       case 'upsert':
         for (const point of op.points) this.checkVectors(point.vectors);
         return;

@@ -18,7 +18,7 @@ export function mergeOrdered(lists: readonly (readonly OrderedRecord[])[], direc
   const sign = direction === 'asc' ? 1 : -1;
   const all = lists.flat();
   if (lists.length > 1) all.sort((a, b) => sign * (a.orderValue - b.orderValue) || comparePointIds(a.id, b.id));
-  return all.slice(0, limit).map(({ id, payload, vectors }) => ({ id, payload, vectors }));
+  return all.slice(0, limit);
 }
 
 /** Counts per value summed over shards; largest first, then by value. */

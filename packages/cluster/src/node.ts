@@ -260,6 +260,7 @@ export class LocalNode implements CollectionsService {
 
   async createFieldIndex(collection: string, field: string, params: PayloadIndexParams, _options: WriteOptions): Promise<UpdateResult> {
     const target = this.resolve(collection);
+    target.checkOperation({ kind: 'create_field_index', field, params });
     await this.propose({ kind: 'create_field_index', collection: target.name, field, params });
     return { operationId: this.nextOperationId(), status: 'completed' };
   }

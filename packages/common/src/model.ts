@@ -179,6 +179,8 @@ export interface Record_ {
   readonly payload: Payload | null;
   /** null when not requested; otherwise only the requested names that the point has */
   readonly vectors: NamedVectors | null;
+  /** The value of the order_by key this record was ordered by, when the read was ordered. */
+  readonly orderValue?: number;
 }
 
 export interface ScoredPoint extends Record_ {

@@ -24,7 +24,10 @@ export interface SegmentSchema {
 /** Result of applying one operation. Applying is deterministic: replaying gives the same result. */
 export type ApplyResult =
   | { readonly ok: true }
-  /** The operation named points by id that do not exist; nothing was changed. */
+  /**
+   * The operation named points by id that do not exist. As in Qdrant, the points that do exist
+   * were updated; the caller reports the first missing id (404).
+   */
   | { readonly ok: false; readonly missing: readonly PointId[] };
 
 export interface SearchParams {

@@ -168,16 +168,17 @@ describe('payload operations', () => {
     expect(payloadOf(s, 2)).toEqual({});
   });
 
-  it('operations naming a missing id change nothing and report it', () => {
+  it('operations naming a missing id update the points that exist and report the missing one (as Qdrant)', () => {
     const s = make();
-    const before = payloadOf(s, 1);
     const selector = { kind: 'ids' as const, ids: [1, 77] };
     expect(s.apply({ kind: 'set_payload', selector, payload: { q: 1 }, key: null })).toEqual({ ok: false, missing: [77] });
+    expect(payloadOf(s, 1)).toMatchObject({ q: 1 });
     expect(s.apply({ kind: 'clear_payload', selector })).toEqual({ ok: false, missing: [77] });
-    expect(s.apply({ kind: 'delete_vectors', selector, vectorNames: [''] })).toEqual({ ok: false, missing: [77] });
+    expect(payloadOf(s, 1)).toEqual({});
     expect(s.apply({ kind: 'update_vectors', points: [{ id: 77, vectors: new Map([['', Float32Array.from([1, 1])]]) }] })).toEqual({ ok: false, missing: [77] });
-    expect(payloadOf(s, 1)).toEqual(before);
-    expect(s.retrieve([1], NONE, true)[0]?.vectors?.has('')).toBe(true);
+    expect(s.has(77)).toBe(false);
+    expect(s.apply({ kind: 'delete_vectors', selector, vectorNames: [''] })).toEqual({ ok: false, missing: [77] });
+    expect(s.retrieve([1], NONE, true)[0]?.vectors?.has('')).toBe(false);
     expect(s.apply({ kind: 'delete_points', selector })).toEqual({ ok: true });
     expect(s.has(1)).toBe(false);
   });

@@ -201,9 +201,12 @@ export class Segment implements SegmentContract {
     return out;
   }
 
-  /** Offsets a selector names, or the ids that do not exist (then nothing may change). */
-  private resolve(selector: PointsSelector): { offsets: number[] } | { missing: PointId[] } {
-    if (selector.kind === 'filter') return { offsets: this.matchingOffsets(selector.filter) };
+  /**
+   * Offsets a selector names, and the listed ids that do not exist. As in Qdrant, an update
+   * changes the points that exist and then reports the missing ones.
+   */
+  private resolve(selector: PointsSelector): { offsets: number[]; missing: PointId[] } {
+    if (selector.kind === 'filter') return { offsets: this.matchingOffsets(selector.filter), missing: [] };
     const offsets: number[] = [];
     const missing: PointId[] = [];
     for (const id of selector.ids) {
@@ -211,37 +214,38 @@ export class Segment implements SegmentContract {
       if (offset === undefined) missing.push(id);
       else offsets.push(offset);
     }
-    return missing.length > 0 ? { missing } : { offsets };
+    return { offsets, missing };
   }
 
   private updatePayloads(selector: PointsSelector, next: (old: Payload) => Payload): ApplyResult {
-    const resolved = this.resolve(selector);
-    if ('missing' in resolved) return { ok: false, missing: resolved.missing };
-    for (const offset of resolved.offsets) this.setPayload(offset, next(this.payloads[offset] as Payload));
-    return OK;
+    const { offsets, missing } = this.resolve(selector);
+    for (const offset of offsets) this.setPayload(offset, next(this.payloads[offset] as Payload));
+    return missing.length > 0 ? { ok: false, missing } : OK;
   }
 
   private updateVectors(points: readonly PointVectors[]): ApplyResult {
-    const missing = points.filter((p) => !this.offsetOf.has(pointKey(p.id))).map((p) => p.id);
-    if (missing.length > 0) return { ok: false, missing };
+    const missing: PointId[] = [];
     for (const point of points) {
-      const offset = this.offsetOf.get(pointKey(point.id)) as number;
+      const offset = this.offsetOf.get(pointKey(point.id));
+      if (offset === undefined) {
+        missing.push(point.id);
+        continue;
+      }
       for (const [name, vector] of point.vectors) {
         const store = this.stores.get(name);
         assert(store !== undefined, `unknown vector name ${name}`);
         store.set(offset, vector);
       }
     }
-    return OK;
+    return missing.length > 0 ? { ok: false, missing } : OK;
   }
 
   private deleteVectors(selector: PointsSelector, names: readonly string[]): ApplyResult {
-    const resolved = this.resolve(selector);
-    if ('missing' in resolved) return { ok: false, missing: resolved.missing };
-    for (const offset of resolved.offsets) {
+    const { offsets, missing } = this.resolve(selector);
+    for (const offset of offsets) {
       for (const name of names) this.stores.get(name)?.remove(offset);
     }
-    return OK;
+    return missing.length > 0 ? { ok: false, missing } : OK;
   }
 
   private createIndex(field: string, params: PayloadIndexParams): void {
