@@ -66,9 +66,10 @@ function referenceSearch(data, query, dim, limit, l2) {
 }
 
 function timeQueries(queries, run) {
+  const count = queries.length / DIM;
   const started = performance.now();
-  for (let q = 0; q < QUERIES; q++) run(queries.subarray(q * DIM, (q + 1) * DIM));
-  return QUERIES / ((performance.now() - started) / 1000);
+  for (let q = 0; q < count; q++) run(queries.subarray(q * DIM, (q + 1) * DIM));
+  return count / ((performance.now() - started) / 1000);
 }
 
 function benchDistance(distance, data, queries) {
