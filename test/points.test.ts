@@ -30,6 +30,8 @@ afterEach(() => {
 });
 
 afterAll(async () => {
+  // The wrapper must have seen the client's traffic, or the validation above proved nothing.
+  expect(validator?.count()).toBeGreaterThan(3);
   validator?.uninstall();
   await server?.stop();
   if (server) removeStorage(server.storage);
