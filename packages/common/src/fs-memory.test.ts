@@ -124,3 +124,33 @@ describe('MemoryFileSystem', () => {
     expect(await (after as unknown as MemoryFileSystem).list('/')).toEqual([]);
   });
 });
+
+describe('MemoryFileSystem crash timing', () => {
+  it('never reports success for an operation that the crash image does not hold', async () => {
+    const outcomes = new Set<boolean>();
+    for (let delay = 0; delay < 12; delay++) {
+      let after: MemoryFileSystem | null = null;
+      const fs: MemoryFileSystem = new MemoryFileSystem({
+        beforeOp: async (op) => {
+          if (op !== 'remove') return;
+          for (let i = 0; i < delay; i++) await Promise.resolve();
+          after = fs.crash(seededRng(delay));
+        },
+      });
+      const file = await fs.openAppend('/f');
+      await fs.syncDir('/');
+      await file.append(bytes(1, 2, 3));
+      const sync = file.sync().then(
+        () => true,
+        () => false,
+      );
+      await fs.remove('/other').catch(() => undefined);
+      const synced = await sync;
+      outcomes.add(synced);
+      const image = await (after as unknown as MemoryFileSystem).readFile('/f');
+      if (synced) expect(image).toEqual(bytes(1, 2, 3));
+    }
+    // The crash landed both before and after the sync took effect.
+    expect([...outcomes].sort()).toEqual([false, true]);
+  });
+});

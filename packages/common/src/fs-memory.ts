@@ -64,9 +64,17 @@ export class MemoryFileSystem implements FileSystem {
     this.beforeOp = options.beforeOp;
   }
 
-  /** Runs the hook, then refuses to act if the machine has "lost power" meanwhile. */
+  /** Runs the hook (which may delay, throw, or crash the machine). Callers then check `alive`. */
   async gate(op: string, path: string): Promise<void> {
     if (this.beforeOp !== undefined) await this.beforeOp(op, path);
+  }
+
+  /**
+   * Throws if the machine crashed. Called synchronously right before every effect: an await
+   * between this check and the effect would let a crash slip in, and an operation that
+   * "succeeded" after the crash would not be in the crash image.
+   */
+  alive(op: string, path: string): void {
     if (this.crashed) throw new ShoalError('storage', `${op} ${path}: the file system has crashed`);
   }
 
@@ -93,6 +101,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async mkdirp(path: string): Promise<void> {
     await this.gate('mkdirp', path);
+    this.alive('mkdirp', path);
     let dir = this.root;
     for (const part of components(path)) {
       let child = dir.entries.get(part);
@@ -107,17 +116,20 @@ export class MemoryFileSystem implements FileSystem {
 
   async list(dir: string): Promise<string[]> {
     await this.gate('list', dir);
+    this.alive('list', dir);
     const node = this.lookup(dir);
     return node !== null && node.kind === 'dir' ? [...node.entries.keys()].sort() : [];
   }
 
   async exists(path: string): Promise<boolean> {
     await this.gate('exists', path);
+    this.alive('exists', path);
     return this.lookup(path) !== null;
   }
 
   async readFile(path: string): Promise<Uint8Array | null> {
     await this.gate('readFile', path);
+    this.alive('readFile', path);
     const node = this.lookup(path);
     if (node === null) return null;
     if (node.kind !== 'file') throw new ShoalError('storage', `readFile ${path}: is a directory`);
@@ -126,6 +138,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async openAppend(path: string): Promise<AppendFile> {
     await this.gate('openAppend', path);
+    this.alive('openAppend', path);
     const { dir, name } = this.parentOf('openAppend', path);
     let node = dir.entries.get(name);
     if (node === undefined) {
@@ -138,6 +151,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async rename(from: string, to: string): Promise<void> {
     await this.gate('rename', `${from} -> ${to}`);
+    this.alive('rename', `${from} -> ${to}`);
     const source = this.parentOf('rename', from);
     const target = this.parentOf('rename', to);
     const node = source.dir.entries.get(source.name);
@@ -152,6 +166,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async remove(path: string): Promise<void> {
     await this.gate('remove', path);
+    this.alive('remove', path);
     const node = this.lookup(path);
     if (node === null) return;
     if (node.kind !== 'file') throw new ShoalError('storage', `remove ${path}: is a directory`);
@@ -161,6 +176,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async removeDir(path: string): Promise<void> {
     await this.gate('removeDir', path);
+    this.alive('removeDir', path);
     const node = this.lookup(path);
     if (node === null) return;
     if (node.kind !== 'dir') throw new ShoalError('storage', `removeDir ${path}: is a file`);
@@ -174,6 +190,7 @@ export class MemoryFileSystem implements FileSystem {
 
   async syncDir(path: string): Promise<void> {
     await this.gate('syncDir', path);
+    this.alive('syncDir', path);
     const node = this.lookup(path);
     if (node === null || node.kind !== 'dir') throw missing('syncDir', path);
     node.durable = new Map(node.entries);
@@ -244,13 +261,15 @@ class MemoryAppendFile implements AppendFile {
     return this.node.length;
   }
 
-  private async enter(op: string): Promise<void> {
-    await this.fs.gate(op, this.path);
+  /** Synchronously right before the effect (see MemoryFileSystem.alive). */
+  private check(op: string): void {
+    this.fs.alive(op, this.path);
     if (this.closed) throw new ShoalError('storage', `${op} ${this.path}: file is closed`);
   }
 
   async append(data: Uint8Array): Promise<void> {
-    await this.enter('append');
+    await this.fs.gate('append', this.path);
+    this.check('append');
     const file = this.node;
     const needed = file.length + data.length;
     if (needed > file.data.length) {
@@ -263,13 +282,15 @@ class MemoryAppendFile implements AppendFile {
   }
 
   async sync(): Promise<void> {
-    await this.enter('sync');
+    await this.fs.gate('sync', this.path);
+    this.check('sync');
     this.node.durableLength = this.node.length;
     this.node.durableBeforeTruncate = null;
   }
 
   async truncate(size: number): Promise<void> {
-    await this.enter('truncate');
+    await this.fs.gate('truncate', this.path);
+    this.check('truncate');
     const file = this.node;
     assert(Number.isSafeInteger(size) && size >= 0 && size <= file.length, 'truncate size out of range');
     if (size < file.durableLength) {
