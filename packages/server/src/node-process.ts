@@ -12,6 +12,7 @@ import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
 import { Metrics } from './metrics.js';
 import { registerCollectionRoutes } from './rest/index.js';
+import { lockStorage } from './storage-lock.js';
 import type { ServiceState } from './service-routes.js';
 
 export interface StartOptions {
@@ -56,6 +57,7 @@ function shardOpener(fs: NodeFileSystem, logger: Logger) {
 
 export async function startNode(options: StartOptions): Promise<RunningNode> {
   const { config, logger } = options;
+  const releaseLock = lockStorage(config.storagePath);
   const fs = new NodeFileSystem();
   const limits: Limits = { ...DEFAULT_LIMITS, requestBytesMax: Math.floor(config.service.maxRequestSizeMb * 1024 * 1024) };
   const node = new LocalNode({
@@ -97,6 +99,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await node.close();
       metrics.stop();
+      releaseLock();
     },
   };
 }
