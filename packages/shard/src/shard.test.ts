@@ -157,6 +157,17 @@ describe('LocalShard', () => {
     expect(events).toContain('error');
   });
 
+  it("answers 'overloaded' when the WAL queue is full, without failing the shard", async () => {
+    const shard = await LocalShard.open(options(new MemoryFileSystem(), { walOptions: { queueMax: 2 } }));
+    const results = await Promise.allSettled([1, 2, 3, 4, 5, 6].map((i) => shard.update(upsert(i))));
+    const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const r of rejected) expect(r.reason).toMatchObject({ kind: 'overloaded' });
+    expect(shard.info().failure).toBeNull();
+    expect((await shard.update(upsert(7))).result).toEqual({ ok: true });
+    expect(shard.count(null)).toBe(6 - rejected.length + 1);
+  });
+
   it('drop() closes the shard and removes its directory', async () => {
     const fs = new MemoryFileSystem();
     const shard = await LocalShard.open(options(fs));

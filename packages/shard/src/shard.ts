@@ -184,7 +184,9 @@ export class LocalShard {
     const done = this.wal.append(record).then(
       (seq) => this.applyInOrder(seq, { op, bytes: record.length }),
       (error: unknown) => {
-        this.markFailed(this.wal.failed, error);
+        // 'overloaded' and 'too_large' are answers to this update only; a failed WAL stops the shard.
+        const walFailure = this.wal.failed;
+        if (walFailure !== null) this.markFailed(walFailure, error);
         throw error;
       },
     );
