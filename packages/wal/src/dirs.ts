@@ -9,19 +9,14 @@ export function parentDir(path: string): string {
 }
 
 /**
- * Create `dir` (and missing ancestors) so that the creation survives a power loss: a new
- * directory entry is durable only once its parent directory is fsynced, so every ancestor's
- * parent is synced, from the top down.
+ * Create `dir` (and missing ancestors) so that it survives a power loss: a directory entry is
+ * durable only once its parent directory is fsynced. Every level is synced, top down, even if it
+ * already existed, because whoever created it may not have synced it (a few directory fsyncs
+ * per open are cheap).
  */
 export async function ensureDirDurable(fs: FileSystem, dir: string): Promise<void> {
   const chain: string[] = [];
   for (let at = dir.replace(/\/+$/, ''); at !== '' && at !== '/' && at !== '.'; at = parentDir(at)) chain.push(at);
-  const missing: string[] = [];
-  for (const path of chain) {
-    if (await fs.exists(path)) break;
-    missing.push(path);
-  }
-  if (missing.length === 0) return;
   await fs.mkdirp(dir);
-  for (const path of missing.reverse()) await fs.syncDir(parentDir(path));
+  for (const path of chain.reverse()) await fs.syncDir(parentDir(path));
 }
