@@ -1,4 +1,4 @@
-export { LocalShard, DEFAULT_FLUSH_POLICY, DEFAULT_WAL_KEEP_TAIL } from './shard.js';
+export { LocalShard, DEFAULT_FLUSH_POLICY, DEFAULT_WAL_KEEP_TAIL, FLUSH_INTERVAL_MS_MIN } from './shard.js';
 export type {
   SegmentFactory,
   FlushPolicy,

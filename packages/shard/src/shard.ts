@@ -50,6 +50,9 @@ export interface FlushPolicy {
 
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = { walBytesMax: 64 * 1024 * 1024, intervalMs: 5_000 };
 
+/** Shortest flush interval honoured: a 0 s flush_interval_sec would write an image per update. */
+export const FLUSH_INTERVAL_MS_MIN = 100;
+
 /** Records the WAL keeps below the last image by default, for replicas recovering from it. */
 export const DEFAULT_WAL_KEEP_TAIL = 1_000;
 
@@ -148,7 +151,11 @@ export class LocalShard {
   /** Load the image (if any) and replay the WAL after it. A bad image or WAL is ShoalError('storage'). */
   static async open(options: LocalShardOptions): Promise<LocalShard> {
     const { fs, dir } = options;
-    const flushPolicy = { ...DEFAULT_FLUSH_POLICY, ...options.flushPolicy };
+    const merged = { ...DEFAULT_FLUSH_POLICY, ...options.flushPolicy };
+    const flushPolicy: FlushPolicy = {
+      walBytesMax: merged.walBytesMax,
+      intervalMs: merged.intervalMs === null ? null : Math.max(merged.intervalMs, FLUSH_INTERVAL_MS_MIN),
+    };
     await ensureDirDurable(fs, dir);
     const { segment, imageSeq } = await loadImage(options);
     const wal = await Wal.open(fs, `${dir}/wal`, options.walOptions);
