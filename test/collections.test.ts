@@ -170,3 +170,23 @@ describe('aliases', () => {
     expect(await failureStatus(client.getCollection('sl'))).toBe(404);
   });
 });
+
+describe('restart', () => {
+  it('keeps collections, their configuration, aliases and payload indexes across SIGKILL and restart', async () => {
+    await client.createPayloadIndex('named', { field_name: 'via', field_schema: 'keyword', wait: true });
+    const before = await client.getCollection('unnamed');
+    const aliasesBefore = (await client.getAliases()).aliases;
+    await server.kill();
+    server = await startServer({ storage: server.storage });
+    client = new QdrantClient({ url: server.url, checkCompatibility: false });
+    expect((await client.getCollections()).collections.map((c) => c.name).sort()).toEqual(['named', 'unnamed']);
+    const after = await client.getCollection('unnamed');
+    expect(after.config).toEqual(before.config);
+    expect((await client.getAliases()).aliases).toEqual(aliasesBefore);
+    const named = await client.getCollection('a1');
+    expect(named.points_count).toBe(2);
+    expect(named.payload_schema['via']).toMatchObject({ data_type: 'keyword', points: 1 });
+    const viaAlias = await client.retrieve('a2', { ids: [2], with_payload: true });
+    expect(viaAlias[0]?.payload).toEqual({ via: 'alias' });
+  });
+});

@@ -59,6 +59,15 @@ describe('upsert and retrieve', () => {
     expect(byGet.vector).toEqual([3, 3, 3]);
   });
 
+  it('acknowledges a write without wait and applies it', async () => {
+    const res = await client.upsert('plain', { wait: false, points: [{ id: 5, vector: [5, 5, 5], payload: { name: 'five' } }] });
+    expect(['acknowledged', 'completed']).toContain(res.status);
+    let five: Rec | undefined;
+    for (let i = 0; i < 100 && five === undefined; i++) five = await one('plain', 5);
+    expect(five?.payload).toEqual({ name: 'five' });
+    await client.delete('plain', { wait: true, points: [5] });
+  });
+
   it('replaces a point on a second upsert', async () => {
     await client.upsert('plain', { wait: true, points: [{ id: 4, vector: [-4, 0, 4], payload: { name: 'new four' } }] });
     const four = await one('plain', 4);
@@ -215,6 +224,15 @@ describe('scroll', () => {
     expect(seen).toEqual(ids);
   });
 
+  it('starts a page at the given offset even when no point has that id', async () => {
+    const res = await client.scroll('scroll', { limit: 3, offset: 101, with_payload: false });
+    expect(res.points.map((p) => p.id)).toEqual([107, 114, 121]);
+    expect(res.next_page_offset).toBe(128);
+    const last = await client.scroll('scroll', { limit: 3, offset: ids[ids.length - 1] as number, with_payload: false });
+    expect(last.points.map((p) => p.id)).toEqual([ids[ids.length - 1]]);
+    expect(last.next_page_offset ?? null).toBeNull();
+  });
+
   it('selects payload by include list, include object and exclude', async () => {
     const inc = await client.scroll('scroll', { limit: 1, with_payload: ['half', 'info.a'] });
     expect(inc.points[0]?.payload).toEqual({ half: 0, info: { a: 1 } });
@@ -262,6 +280,9 @@ describe('bad input', () => {
     await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 'not-a-uuid', vector: [1, 2, 3] }] }, 400);
     await expectStatus('POST', '/collections/plain/points', { ids: ['nope'] }, 400);
     await expectStatus('POST', '/collections/plain/points/query', { query: [1, 2, 3, 4] }, 400);
+    await expectStatus('PUT', '/collections/plain/points', '{"points": [{"id": 50, "vector": [1e400, 1, 1]}]}', 400);
+    await expectStatus('PUT', '/collections/plain/points', '{"points": [{"id": 50, "vector": [NaN, 1, 1]}]}', 400);
+    await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 50, vector: [1, 2, 3], payload: 'text' }] }, 400);
     expect(await one('plain', 50)).toBeUndefined();
   });
 
@@ -275,6 +296,7 @@ describe('bad input', () => {
     expect(text).toContain('nope');
     await expectStatus('PUT', '/collections/nope/points', { points: [{ id: 1, vector: [1] }] }, 404);
     await expectStatus('GET', '/collections/plain/points/123456', undefined, 404);
+    await expectStatus('POST', '/collections/plain/points/query', { query: 123456 }, 404);
     expect(await failureStatus(client.count('nope'))).toBe(404);
   });
 
