@@ -92,6 +92,8 @@ export interface CollectionsService {
   /** false when it did not exist */
   deleteCollection(name: string, options: RequestOptions): Promise<boolean>;
   collectionInfo(name: string): CollectionInfo;
+  /** The config alone (cheap): what request parsing needs to know about vector spaces. */
+  collectionConfig(name: string): CollectionConfig;
 
   updateAliases(actions: readonly AliasAction[], options: RequestOptions): Promise<void>;
   /** All aliases, or those of one collection. */

@@ -211,6 +211,10 @@ export class LocalNode implements CollectionsService {
     return true;
   }
 
+  collectionConfig(name: string): CollectionConfig {
+    return this.resolve(name).meta.config;
+  }
+
   collectionInfo(name: string): CollectionInfo {
     const collection = this.resolve(name);
     let points = 0;

@@ -18,7 +18,7 @@ interface Shape {
 
 /** The collection's vector spaces; 404 (from the service) when it does not exist. */
 function shapeOf(service: CollectionsService, name: string): Shape {
-  const config = service.collectionInfo(name).config;
+  const config = service.collectionConfig(name);
   return { spaces: config.vectors, unnamed: config.unnamedVectors };
 }
 

@@ -40,6 +40,9 @@ class FakeService implements CollectionsService {
   }
   async updateCollection(name: string, _patch: CollectionPatch): Promise<void> { this.get(name); }
   async deleteCollection(name: string): Promise<boolean> { return this.collections.delete(name); }
+  collectionConfig(name: string): CollectionConfig {
+    return this.get(name).config;
+  }
   collectionInfo(name: string): CollectionInfo {
     const c = this.get(name);
     const payloadSchema = new Map([...c.indexes].map(([field, params]) => [field, { dataType: params.type, params, points: c.points.size }]));
