@@ -85,6 +85,8 @@ describe('collections', () => {
 
   it('refuses to create an existing collection (409) and reports unknown ones (404)', async () => {
     expect(await failureStatus(client.createCollection('named', { vectors: { size: 3, distance: 'Cosine' } }))).toBe(409);
+    const again = await call(server.url, 'PUT', '/collections/named', { vectors: { size: 3, distance: 'Cosine' } });
+    expect(again.text).toContain('Collection `named` already exists!');
     expect(await failureStatus(client.getCollection('missing'))).toBe(404);
     expect(await failureStatus(client.updateCollection('missing', { optimizers_config: { indexing_threshold: 1 } }))).toBe(404);
     const raw = await call(server.url, 'GET', '/collections/missing');

@@ -153,6 +153,8 @@ describe('named vectors', () => {
   });
 
   it('rejects an unknown vector name and a wrong size with 400', async () => {
+    const raw = await call(server.url, 'PUT', '/collections/multi/points', { points: [{ id: 3, vector: { zzz: [1, 2] } }] });
+    expect(raw.text).toContain('Not existing vector name error: zzz');
     expect(await failureStatus(client.upsert('multi', { wait: true, points: [{ id: 3, vector: { zzz: [1, 2] } }] }))).toBe(400);
     expect(await failureStatus(client.upsert('multi', { wait: true, points: [{ id: 3, vector: { a: [1, 2] } }] }))).toBe(400);
     expect(await failureStatus(client.updateVectors('multi', { wait: true, points: [{ id: 1, vector: { zzz: [1] } }] }))).toBe(400);
@@ -273,7 +275,7 @@ describe('bad input', () => {
   });
 
   it('answers 400 to wrong types, wrong vector size and invalid ids', async () => {
-    await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 50, vector: [1, 2] }] }, 400);
+    expect(await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 50, vector: [1, 2] }] }, 400)).toContain('Vector dimension error: expected dim: 3, got 2');
     await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 50, vector: ['a', 'b', 'c'] }] }, 400);
     await expectStatus('PUT', '/collections/plain/points', { points: [{ id: -1, vector: [1, 2, 3] }] }, 400);
     await expectStatus('PUT', '/collections/plain/points', { points: [{ id: 1.5, vector: [1, 2, 3] }] }, 400);
@@ -287,15 +289,15 @@ describe('bad input', () => {
   });
 
   it('answers 422 to limit 0', async () => {
-    await expectStatus('POST', '/collections/plain/points/scroll', { limit: 0 }, 422);
+    expect(await expectStatus('POST', '/collections/plain/points/scroll', { limit: 0 }, 422)).toContain('limit');
     await expectStatus('POST', '/collections/plain/points/query', { query: [1, 2, 3], limit: 0 }, 422);
   });
 
   it('answers 404 to unknown collections and missing points', async () => {
     const text = await expectStatus('POST', '/collections/nope/points/scroll', {}, 404);
-    expect(text).toContain('nope');
+    expect(text).toContain("Collection `nope` doesn't exist!");
     await expectStatus('PUT', '/collections/nope/points', { points: [{ id: 1, vector: [1] }] }, 404);
-    await expectStatus('GET', '/collections/plain/points/123456', undefined, 404);
+    expect(await expectStatus('GET', '/collections/plain/points/123456', undefined, 404)).toContain('Point with id 123456 does not exists!');
     await expectStatus('POST', '/collections/plain/points/query', { query: 123456 }, 404);
     expect(await failureStatus(client.count('nope'))).toBe(404);
   });

@@ -122,6 +122,11 @@ describe('filters, count and scroll against brute force', () => {
   it('refuses order_by and facet without a payload index (400)', async () => {
     expect(await failureStatus(client.scroll(NAME, { order_by: { key: 'rank' } }))).toBe(400);
     expect(await failureStatus(client.facet(NAME, { key: 'city', exact: true }))).toBe(400);
+    const orderBy = await call(server.url, 'POST', `/collections/${NAME}/points/scroll`, { order_by: 'rank' });
+    // Qdrant 1.19 reports both as "Wrong input" (OperationError -> BadInput).
+    expect(orderBy.text).toContain('Wrong input: No range index for `order_by` key: `rank`. Please create one to use `order_by`.');
+    const facet = await call(server.url, 'POST', `/collections/${NAME}/facet`, { key: 'city' });
+    expect(facet.text).toContain('Wrong input: No appropriate index for faceting: `city`. Please create one to facet on this field.');
   });
 });
 
