@@ -5,3 +5,4 @@ export * from './collection.js';
 export * from './routing.js';
 export * from './merge.js';
 export * from './node.js';
+export * from './local-storage.js';

@@ -2,11 +2,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, NodeFileSystem, type Limits } from '@shoal/common';
-import { LocalNode, type MetaLog, type Replica } from '@shoal/cluster';
-import type { CollectionMeta } from '@shoal/meta';
-import { createSegment, loadSegment } from '@shoal/segment';
-import { LocalShard } from '@shoal/shard';
-import { Wal } from '@shoal/wal';
+import { LocalNode, localShardOpener, openWalMetaLog } from '@shoal/cluster';
 import { createApp } from './app.js';
 import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
@@ -27,34 +23,6 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** WAL records of the metadata log kept below the last snapshot, for inspection after incidents. */
-const META_LOG_TAIL_RECORDS = 64;
-
-async function openMetaLog(fs: NodeFileSystem, dir: string): Promise<MetaLog> {
-  const wal = await Wal.open(fs, dir, {});
-  return {
-    append: (record) => wal.append(record),
-    replay: (from, visit) => wal.replay(from, visit),
-    truncateBefore: async (index) => {
-      await wal.truncateBefore(index, META_LOG_TAIL_RECORDS);
-    },
-    close: () => wal.close(),
-  };
-}
-
-function shardOpener(fs: NodeFileSystem, logger: Logger) {
-  return async (dir: string, meta: CollectionMeta, shardId: number): Promise<Replica> =>
-    LocalShard.open({
-      fs,
-      dir,
-      schema: { vectors: meta.config.vectors },
-      walOptions: { segmentBytes: meta.config.wal.wal_capacity_mb * 1024 * 1024 },
-      flushPolicy: { intervalMs: meta.config.optimizers.flush_interval_sec * 1000 },
-      segmentFactory: { createSegment, loadSegment },
-      log: (event) => logger[event.level]({ collection: meta.name, shard: shardId, err: event.cause }, event.message),
-    });
-}
-
 export async function startNode(options: StartOptions): Promise<RunningNode> {
   const { config, logger } = options;
   const releaseLock = lockStorage(config.storagePath);
@@ -64,8 +32,10 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     fs,
     storagePath: config.storagePath,
     limits,
-    openMetaLog: (dir) => openMetaLog(fs, dir),
-    openShard: shardOpener(fs, logger),
+    openMetaLog: (dir) => openWalMetaLog(fs, dir),
+    openShard: localShardOpener(fs, (meta, shard, event) =>
+      logger[event.level]({ collection: meta.name, shard, err: event.cause }, event.message),
+    ),
     onWarning: (message, detail) => logger.warn(detail, message),
   });
   const startedLoading = performance.now();
