@@ -60,7 +60,7 @@ export function parseJsonPath(text: string): JsonPath {
 }
 
 function badPath(text: string): ShoalError {
-  return new ShoalError('bad_request', `Bad request: invalid payload key path: ${JSON.stringify(text)}`);
+  return new ShoalError('bad_request', `Wrong input: invalid payload key path: ${JSON.stringify(text)}`);
 }
 
 /** The same path with `[]` appended: the elements of the array the path names. */

@@ -404,7 +404,7 @@ export class Segment implements SegmentContract {
     if (index === undefined || !index.supportsRange) {
       throw new ShoalError(
         'bad_request',
-        `Bad request: No range index for \`order_by\` key: \`${key}\`. Please create one to use \`order_by\`. ` +
+        `Wrong input: No range index for \`order_by\` key: \`${key}\`. Please create one to use \`order_by\`. ` +
           'Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions',
       );
     }
@@ -437,7 +437,7 @@ export class Segment implements SegmentContract {
     if (index === undefined || !index.supportsFacet) {
       throw new ShoalError(
         'bad_request',
-        `Bad request: No appropriate index for faceting: \`${params.key}\`. Please create one to facet on this field. ` +
+        `Wrong input: No appropriate index for faceting: \`${params.key}\`. Please create one to facet on this field. ` +
           'Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Match conditions',
       );
     }
