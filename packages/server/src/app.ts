@@ -2,6 +2,7 @@
 // service routes and the collection routes.
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { errorEnvelope } from '@shoal/api';
 import type { NodeConfig } from './config.js';
 import { registerServiceRoutes, type ServiceState } from './service-routes.js';
 
@@ -31,10 +32,10 @@ export function createApp(options: AppOptions): Hono {
   if (config.service.apiKey !== null || config.service.readOnlyApiKey !== null) app.use(apiKeyCheck(config));
   registerServiceRoutes(app, state);
   options.registerCollectionRoutes(app);
-  app.notFound((c) => c.json({ status: { error: `Not found: ${c.req.method} ${c.req.path}` }, time: 0 }, 404));
+  app.notFound((c) => c.json(errorEnvelope(`Not found: ${c.req.method} ${c.req.path}`, 0), 404));
   app.onError((error, c) => {
     options.onRequestError(error, c.req.path);
-    return c.json({ status: { error: 'Service internal error' }, time: 0 }, 500);
+    return c.json(errorEnvelope('Service internal error', 0), 500);
   });
   return app;
 }
@@ -48,6 +49,6 @@ function apiKeyCheck(config: NodeConfig) {
     const key = c.req.header('api-key') ?? bearer;
     const isRead = READ_ONLY_METHODS.has(c.req.method) || (c.req.method === 'POST' && READ_POST.test(c.req.path));
     if (key !== undefined && (key === full || (isRead && key === readOnly))) return next();
-    return c.json({ status: { error: 'Unauthorized: Must provide an API key or an Authorization bearer token' }, time: 0 }, 401);
+    return c.json(errorEnvelope('Unauthorized: Must provide an API key or an Authorization bearer token', 0), 401);
   };
 }

@@ -1,5 +1,6 @@
 // Service endpoints: version, health probes, cluster status, telemetry, metrics.
 import type { Hono } from 'hono';
+import { errorEnvelope, okEnvelope } from '@shoal/api';
 import type { LocalNode } from '@shoal/cluster';
 import type { Metrics } from './metrics.js';
 import { API_VERSION, TITLE } from './build-info.js';
@@ -15,17 +16,30 @@ export interface ServiceState {
   ready: boolean;
 }
 
-function ok(result: unknown, startedMs: number): { result: unknown; status: 'ok'; time: number } {
-  return { result, status: 'ok', time: (performance.now() - startedMs) / 1000 };
-}
+/** Cluster operations on a standalone node answer as Qdrant's standalone node does. */
+const DISTRIBUTED_DISABLED = 'Bad request: Distributed mode disabled';
 
 export function registerServiceRoutes(app: Hono, state: ServiceState): void {
   app.get('/', (c) => c.json({ title: TITLE, version: API_VERSION, commit: state.commit }));
   app.get('/healthz', (c) => c.text('healthz check passed'));
   app.get('/livez', (c) => c.text('healthz check passed'));
   app.get('/readyz', (c) => (state.ready ? c.text('all shards are ready') : c.text('some shards are not ready', 503)));
-  app.get('/cluster', (c) => c.json(ok({ status: 'disabled' }, performance.now())));
-  app.get('/telemetry', (c) => c.json(ok(telemetry(state), performance.now())));
+  app.get('/cluster', (c) => c.json(okEnvelope({ status: 'disabled' }, 0)));
+  app.get('/cluster/telemetry', (c) => c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400));
+  app.post('/cluster/recover', (c) => c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400));
+  app.delete('/cluster/peer/:peer_id', (c) => c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400));
+  // No issue detectors run yet, so there is nothing to report or clear.
+  app.get('/issues', (c) => c.json({ issues: [] }));
+  app.delete('/issues', (c) => c.json(okEnvelope(true, 0)));
+  const notYet = (what: string) => (c: import('hono').Context) =>
+    c.json(errorEnvelope(`Bad request: ${what} are not supported by this node yet`, 0), 400);
+  app.get('/quotas', notYet('Quotas'));
+  app.put('/quotas', notYet('Quotas'));
+  app.get('/snapshots', notYet('Full snapshots'));
+  app.post('/snapshots', notYet('Full snapshots'));
+  app.get('/snapshots/:name', notYet('Full snapshots'));
+  app.delete('/snapshots/:name', notYet('Full snapshots'));
+  app.get('/telemetry', (c) => c.json(okEnvelope(telemetry(state), 0)));
   app.get('/metrics', (c) => {
     const gauges = state.node.listCollections().map((name) => {
       const info = state.node.collectionInfo(name);
