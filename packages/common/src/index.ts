@@ -8,3 +8,4 @@ export * from './fs-atomic.js';
 export * from './rng.js';
 export * from './fs-node.js';
 export * from './fs-memory.js';
+export * from './json.js';

@@ -4,9 +4,8 @@
 //   | u32 CRC-32 of every byte before it
 // JSON is the lossless kind (bigint integers survive). Payload indexes are stored as definitions
 // and rebuilt on load, which keeps the format small and the index code the single source of truth.
-import { ShoalError, assert } from '@shoal/common';
-import type { Distance, JsonValue, Payload, PayloadIndexParams, PointId } from '@shoal/common';
-import { parseJson, stringifyJson } from './json.js';
+import { ShoalError, assert, decodeJson, encodeJson } from '@shoal/common';
+import type { Distance, Payload, PayloadIndexParams, PointId } from '@shoal/common';
 
 const MAGIC = 'SHOALSEG';
 const VERSION = 1;
@@ -45,8 +44,8 @@ export function encodeImage(content: ImageContent): Uint8Array[] {
     indexes: content.indexes.map((i) => ({ field: i.field, params: i.params })),
   };
   const encoder = new TextEncoder();
-  const headerBytes = encoder.encode(stringifyJson(header as unknown as JsonValue));
-  const pointsBytes = encoder.encode(stringifyJson([content.ids as JsonValue[], content.payloads as JsonValue[]]));
+  const headerBytes = encoder.encode(encodeJson(header).text);
+  const pointsBytes = encoder.encode(encodeJson([content.ids, content.payloads]).text);
   const chunks: Uint8Array[] = [encoder.encode(MAGIC), u32(VERSION), u64(headerBytes.length), headerBytes];
   chunks.push(u64(pointsBytes.length), pointsBytes);
   for (const v of content.vectors) {
@@ -68,8 +67,8 @@ export function decodeImage(chunks: readonly Uint8Array[]): ImageContent {
   const reader = new Reader(body);
   if (new TextDecoder().decode(reader.take(MAGIC.length)) !== MAGIC) throw corrupt('bad magic');
   if (reader.u32() !== VERSION) throw corrupt('unknown version');
-  const header = parseJson(reader.text(reader.u64())) as unknown as Header;
-  const [ids, payloads] = parseJson(reader.text(reader.u64())) as unknown as [PointId[], Payload[]];
+  const header = decodeJson(reader.text(reader.u64()), { errorKind: 'storage' }) as Header;
+  const [ids, payloads] = decodeJson(reader.text(reader.u64()), { errorKind: 'storage' }) as [PointId[], Payload[]];
   if (ids.length !== header.points || payloads.length !== header.points) throw corrupt('point count');
   const vectors = header.vectors.map((v) => {
     const present = reader.take(header.points).slice();

@@ -1,7 +1,6 @@
 export * from './contract.js';
 export { Segment } from './segment.js';
 export { createSegment, loadSegment } from './load.js';
-export { parseJson, stringifyJson } from './json.js';
 export { parseJsonPath } from './path.js';
 export type { JsonPath, PathStep } from './path.js';
 export { parseDatetimeMicros } from './datetime.js';

@@ -1,6 +1,8 @@
 import {
   ShoalError,
   assert,
+  decodeJson,
+  encodeJson,
   type NamedVectors,
   type PointId,
   type PointOperation,
@@ -8,7 +10,6 @@ import {
   type PointVectors,
   type Payload,
 } from '@shoal/common';
-import { decodeJson, encodeJson } from './json.js';
 
 // A point operation as one WAL record:
 //   [0]      format version (1)
@@ -96,7 +97,7 @@ export function decodeOperation(bytes: Uint8Array): PointOperation {
   const headerEnd = align4(8 + headerLength);
   if (headerEnd + 4 > bytes.length) throw corrupt('header runs past the record');
   const text = decoder.decode(bytes.subarray(8, 8 + headerLength));
-  const wire = decodeJson(text, ((bytes[1] as number) & FLAG_BIGINT) !== 0) as { kind?: unknown };
+  const wire = decodeJson(text, { errorKind: 'storage', hasBigint: ((bytes[1] as number) & FLAG_BIGINT) !== 0 }) as { kind?: unknown };
   const table = readVectors(bytes, view, headerEnd);
   return opFromWire(wire, table);
 }

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import {
   MemoryFileSystem,
+  encodeJson,
   seededRng,
   type JsonValue,
   type NamedVectors,
@@ -12,7 +13,6 @@ import {
 import type { SegmentSchema } from '@shoal/segment';
 import { LocalShard, type LocalShardOptions } from './shard.js';
 import { TestSegment, testSegmentFactory } from './test-segment.js';
-import { encodeJson } from './json.js';
 
 // Seeded crash runs: concurrent updates and flushes on a file system that loses power at a
 // random I/O operation (dropping unsynced bytes, tearing the last write). After each crash the

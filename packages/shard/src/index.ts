@@ -8,5 +8,3 @@ export type {
   ShardInfo,
 } from './shard.js';
 export { encodeOperation, decodeOperation } from './codec.js';
-export { encodeJson, decodeJson } from './json.js';
-export type { EncodedJson } from './json.js';

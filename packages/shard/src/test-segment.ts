@@ -4,6 +4,8 @@
 import {
   ShoalError,
   comparePointIds,
+  decodeJson,
+  encodeJson,
   pointKey,
   type FacetHit,
   type Filter,
@@ -29,7 +31,6 @@ import type {
   SegmentStats,
 } from '@shoal/segment';
 import type { SegmentFactory } from './shard.js';
-import { decodeJson, encodeJson } from './json.js';
 
 interface StoredPoint {
   readonly id: PointId;
@@ -183,7 +184,7 @@ export class TestSegment implements SegmentContract {
 
   static load(schema: SegmentSchema, bytes: Uint8Array[] | Uint8Array): TestSegment {
     const part = Array.isArray(bytes) ? bytes[0] : bytes;
-    const data = decodeJson(new TextDecoder().decode(part)) as {
+    const data = decodeJson(new TextDecoder().decode(part), { errorKind: 'storage' }) as {
       points: { id: PointId; payload: Payload; vectors: [string, number[]][] }[];
       indexes: [string, PayloadIndexInfo][];
     };
