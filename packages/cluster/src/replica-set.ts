@@ -1,29 +1,12 @@
 // A shard's replicas. On a standalone node a replica set holds one local replica; the cluster
 // adds remote replicas, replica states and write consistency here, without changing callers.
-import type { FacetHit, Filter, PointId, PointOperation, Record_, ScoredPoint, WithPayload, WithVector } from '@shoal/common';
-import type {
-  ApplyResult,
-  FacetParams,
-  OrderedRecord,
-  OrderedScrollParams,
-  PayloadIndexInfo,
-  ScrollPage,
-  ScrollParams,
-  SearchParams,
-  SegmentStats,
-} from '@shoal/segment';
+import type { PointOperation } from '@shoal/common';
+import type { ApplyResult, SegmentContract } from '@shoal/segment';
 
-/** What a replica set needs of one replica of a shard. */
-export interface Replica {
+/** What a replica set needs of one replica of a shard: the segment's reads, plus writes and lifecycle. */
+export interface Replica
+  extends Pick<SegmentContract, 'retrieve' | 'search' | 'scroll' | 'scrollOrdered' | 'count' | 'facet' | 'payloadIndexes' | 'stats'> {
   update(op: PointOperation): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
-  retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector): Record_[];
-  search(params: SearchParams): ScoredPoint[];
-  scroll(params: ScrollParams): ScrollPage;
-  scrollOrdered(params: OrderedScrollParams): OrderedRecord[];
-  count(filter: Filter | null): number;
-  facet(params: FacetParams): FacetHit[];
-  payloadIndexes(): ReadonlyMap<string, PayloadIndexInfo>;
-  stats(): SegmentStats;
   close(): Promise<void>;
   drop(): Promise<void>;
 }
