@@ -1,37 +1,19 @@
 // The legacy /points/search and /points/search/batch, which the 1.19 spec dropped but clients of
 // 1.18 still call, driven by @qdrant/js-client-rest@1.18 and compared with brute force.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { QdrantClient, type Schemas } from 'qdrant-client-118';
-import { removeStorage, startServer, type ServerProcess } from './harness.js';
-import { failureStatus, installValidatingFetch, Rand, type FetchValidator } from './support.js';
+import { failureStatus, Rand, useServer } from './support.js';
 import { SPACES, makePoints, rank, rankingMismatches, type Filter } from './brute.js';
 
 const NAME = 'legacy';
 const points = makePoints(1118, 150);
-let server: ServerProcess;
-let client: QdrantClient;
-let validator: FetchValidator;
+const shoal = useServer({ clientClass: QdrantClient });
 
 beforeAll(async () => {
-  server = await startServer();
-  validator = installValidatingFetch();
-  client = new QdrantClient({ url: server.url, checkCompatibility: false });
   const vectors = Object.fromEntries(Object.entries(SPACES).map(([n, s]) => [n, { size: s.size, distance: s.distance }]));
-  await client.createCollection(NAME, { vectors });
+  await shoal.client.createCollection(NAME, { vectors });
   const batch = points.map((p) => ({ id: p.id, vector: p.vectors, payload: p.payload }));
-  await client.upsert(NAME, { wait: true, points: batch as Schemas['PointStruct'][] });
-});
-
-afterEach(() => {
-  expect(validator.violations).toEqual([]);
-});
-
-afterAll(async () => {
-  // The wrapper must have seen the client's traffic, or the validation above proved nothing.
-  expect(validator?.count()).toBeGreaterThan(3);
-  validator?.uninstall();
-  await server?.stop();
-  if (server) removeStorage(server.storage);
+  await shoal.client.upsert(NAME, { wait: true, points: batch as Schemas['PointStruct'][] });
 });
 
 const FILTER: Filter = { must: [{ key: 'count', range: { lt: 30 } }], must_not: [{ key: 'color', match: { value: 'red' } }] };
@@ -42,13 +24,13 @@ describe('legacy search', () => {
     for (const [name, space] of Object.entries(SPACES)) {
       const vector = rand.vector(space.size);
       const full = rank(points, name, vector);
-      const top = await client.search(NAME, { vector: { name, vector }, limit: 10 });
+      const top = await shoal.client.search(NAME, { vector: { name, vector }, limit: 10 });
       expect(rankingMismatches(top, full, 10), name).toEqual([]);
-      const filtered = await client.search(NAME, { vector: { name, vector }, limit: 7, offset: 3, filter: FILTER as Schemas['Filter'], with_payload: true });
+      const filtered = await shoal.client.search(NAME, { vector: { name, vector }, limit: 7, offset: 3, filter: FILTER as Schemas['Filter'], with_payload: true });
       expect(rankingMismatches(filtered, rank(points, name, vector, FILTER), 7, 3), `${name} filtered`).toEqual([]);
       for (const hit of filtered) expect(hit.payload).toEqual(points.find((p) => p.id === hit.id)?.payload);
       const threshold = ((full[5]?.score as number) + (full[6]?.score as number)) / 2;
-      const cut = await client.search(NAME, { vector: { name, vector }, limit: 100, score_threshold: threshold });
+      const cut = await shoal.client.search(NAME, { vector: { name, vector }, limit: 100, score_threshold: threshold });
       expect(rankingMismatches(cut, full.slice(0, 6), 100), `${name} threshold`).toEqual([]);
     }
   });
@@ -56,7 +38,7 @@ describe('legacy search', () => {
   it('answers a batch, each search as alone', async () => {
     const rand = new Rand(43);
     const searches = Object.entries(SPACES).map(([name, space], i) => ({ vector: { name, vector: rand.vector(space.size) }, limit: 3 + i, filter: i % 2 === 0 ? (FILTER as Schemas['Filter']) : null, with_vector: i === 0 }));
-    const res = await client.searchBatch(NAME, { searches });
+    const res = await shoal.client.searchBatch(NAME, { searches });
     expect(res).toHaveLength(searches.length);
     searches.forEach((s, i) => {
       const want = rank(points, s.vector.name, s.vector.vector, s.filter === null ? undefined : FILTER);
@@ -68,8 +50,8 @@ describe('legacy search', () => {
   });
 
   it('rejects a wrong vector size and an unknown vector name with 400', async () => {
-    expect(await failureStatus(client.search(NAME, { vector: { name: 'cos', vector: [1, 2] }, limit: 3 }))).toBe(400);
-    expect(await failureStatus(client.search(NAME, { vector: { name: 'nope', vector: [1, 2] }, limit: 3 }))).toBe(400);
-    expect(await failureStatus(client.search('missing', { vector: { name: 'cos', vector: [1, 2, 3, 4, 5, 6] }, limit: 3 }))).toBe(404);
+    expect(await failureStatus(shoal.client.search(NAME, { vector: { name: 'cos', vector: [1, 2] }, limit: 3 }))).toBe(400);
+    expect(await failureStatus(shoal.client.search(NAME, { vector: { name: 'nope', vector: [1, 2] }, limit: 3 }))).toBe(400);
+    expect(await failureStatus(shoal.client.search('missing', { vector: { name: 'cos', vector: [1, 2, 3, 4, 5, 6] }, limit: 3 }))).toBe(404);
   });
 });

@@ -1,9 +1,8 @@
 // Filters, count, scroll, query, facet, order_by and payload indexes, each answer compared with
 // an independent brute-force computation over the same seeded points.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { QdrantClient, type Schemas } from '@qdrant/js-client-rest';
-import { removeStorage, startServer, type ServerProcess } from './harness.js';
-import { call, failureStatus, installValidatingFetch, Rand, type FetchValidator } from './support.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Schemas } from '@qdrant/js-client-rest';
+import { call, failureStatus, Rand, useServer } from './support.js';
 import {
   CITIES, SPACES, filterIds, haversineMeters, makePoints, rank, rankingMismatches, valuesAt,
   type Filter, type GeoPoint, type Json, type TestPoint,
@@ -12,9 +11,7 @@ import {
 const NAME = 'search_suite';
 const POINT_COUNT = 300;
 const points: TestPoint[] = makePoints(20240601, POINT_COUNT);
-let server: ServerProcess;
-let client: QdrantClient;
-let validator: FetchValidator;
+const shoal = useServer();
 
 /** A radius around `center` with no point within 0.5% of the boundary (earth radii differ). */
 function clearRadius(center: GeoPoint): number {
@@ -65,7 +62,7 @@ async function scrollAll(filter: Filter | undefined, pageSize: number): Promise<
   const ids: (number | string)[] = [];
   let offset: Schemas['ExtendedPointId'] | null | undefined = undefined;
   for (let page = 0; page < 1000; page++) {
-    const res: Schemas['ScrollResult'] = await client.scroll(NAME, { filter: filter && asFilter(filter), limit: pageSize, offset, with_payload: false });
+    const res: Schemas['ScrollResult'] = await shoal.client.scroll(NAME, { filter: filter && asFilter(filter), limit: pageSize, offset, with_payload: false });
     ids.push(...res.points.map((p) => p.id));
     const next = res.next_page_offset;
     if (next === null || next === undefined) return ids;
@@ -79,39 +76,24 @@ async function checkFilters(): Promise<void> {
   const rand = new Rand(7);
   for (const [label, filter] of FILTERS) {
     const expected = filterIds(points, filter);
-    const count = await client.count(NAME, { filter: asFilter(filter), exact: true });
+    const count = await shoal.client.count(NAME, { filter: asFilter(filter), exact: true });
     expect(count.count, `count: ${label}`).toBe(expected.length);
     expect(await scrollAll(filter, 37), `scroll: ${label}`).toEqual(expected);
     const name = rand.pick(Object.keys(SPACES));
     const query = rand.vector((SPACES[name] as { size: number }).size);
-    const res = await client.query(NAME, { query, using: name, filter: asFilter(filter), limit: 10, with_payload: false });
+    const res = await shoal.client.query(NAME, { query, using: name, filter: asFilter(filter), limit: 10, with_payload: false });
     expect(rankingMismatches(res.points, rank(points, name, query, filter), 10), `query: ${label}`).toEqual([]);
   }
   expect(FILTERS.filter(([, f]) => filterIds(points, f).length > 0).length).toBeGreaterThan(FILTERS.length - 2);
 }
 
 beforeAll(async () => {
-  server = await startServer();
-  validator = installValidatingFetch();
-  client = new QdrantClient({ url: server.url, checkCompatibility: false });
   const vectors = Object.fromEntries(Object.entries(SPACES).map(([n, s]) => [n, { size: s.size, distance: s.distance }]));
-  await client.createCollection(NAME, { vectors });
+  await shoal.client.createCollection(NAME, { vectors });
   for (let i = 0; i < points.length; i += 100) {
     const batch = points.slice(i, i + 100).map((p) => ({ id: p.id, vector: p.vectors, payload: p.payload }));
-    await client.upsert(NAME, { wait: true, points: batch as Schemas['PointStruct'][] });
+    await shoal.client.upsert(NAME, { wait: true, points: batch as Schemas['PointStruct'][] });
   }
-});
-
-afterEach(() => {
-  expect(validator.violations).toEqual([]);
-});
-
-afterAll(async () => {
-  // The wrapper must have seen the client's traffic, or the validation above proved nothing.
-  expect(validator?.count()).toBeGreaterThan(3);
-  validator?.uninstall();
-  await server?.stop();
-  if (server) removeStorage(server.storage);
 });
 
 describe('filters, count and scroll against brute force', () => {
@@ -120,12 +102,12 @@ describe('filters, count and scroll against brute force', () => {
   });
 
   it('refuses order_by and facet without a payload index (400)', async () => {
-    expect(await failureStatus(client.scroll(NAME, { order_by: { key: 'rank' } }))).toBe(400);
-    expect(await failureStatus(client.facet(NAME, { key: 'city', exact: true }))).toBe(400);
-    const orderBy = await call(server.url, 'POST', `/collections/${NAME}/points/scroll`, { order_by: 'rank' });
+    expect(await failureStatus(shoal.client.scroll(NAME, { order_by: { key: 'rank' } }))).toBe(400);
+    expect(await failureStatus(shoal.client.facet(NAME, { key: 'city', exact: true }))).toBe(400);
+    const orderBy = await call(shoal.server.url, 'POST', `/collections/${NAME}/points/scroll`, { order_by: 'rank' });
     // Qdrant 1.19 reports both as "Wrong input" (OperationError -> BadInput).
     expect(orderBy.text).toContain('Wrong input: No range index for `order_by` key: `rank`. Please create one to use `order_by`.');
-    const facet = await call(server.url, 'POST', `/collections/${NAME}/facet`, { key: 'city' });
+    const facet = await call(shoal.server.url, 'POST', `/collections/${NAME}/facet`, { key: 'city' });
     expect(facet.text).toContain('Wrong input: No appropriate index for faceting: `city`. Please create one to facet on this field.');
   });
 });
@@ -147,9 +129,9 @@ describe('payload indexes', () => {
 
   it('builds keyword, integer, float, bool and datetime indexes over existing data, with true point counts', async () => {
     for (const [key, type] of kinds) {
-      await client.createPayloadIndex(NAME, { field_name: key, field_schema: type as Schemas['PayloadSchemaType'], wait: true });
+      await shoal.client.createPayloadIndex(NAME, { field_name: key, field_schema: type as Schemas['PayloadSchemaType'], wait: true });
     }
-    const info = await client.getCollection(NAME);
+    const info = await shoal.client.getCollection(NAME);
     const schema = info.payload_schema;
     expect(Object.keys(schema).sort()).toEqual(kinds.map(([k]) => k).sort());
     for (const [key, type, accepts] of kinds) {
@@ -164,13 +146,13 @@ describe('payload indexes', () => {
 
   it('keeps the index counts up to date after writes', async () => {
     const extra = { id: 100_000, vector: { cos: [1, 0, 0, 0, 0, 0] }, payload: { city: 'Paris', rank: -1 } };
-    await client.upsert(NAME, { wait: true, points: [extra] });
-    let info = await client.getCollection(NAME);
+    await shoal.client.upsert(NAME, { wait: true, points: [extra] });
+    let info = await shoal.client.getCollection(NAME);
     expect(info.payload_schema['city']?.points).toBe(indexedCount('city', (v) => typeof v === 'string') + 1);
-    const byCity = await client.count(NAME, { filter: { must: [{ key: 'city', match: { value: 'Paris' } }] }, exact: true });
+    const byCity = await shoal.client.count(NAME, { filter: { must: [{ key: 'city', match: { value: 'Paris' } }] }, exact: true });
     expect(byCity.count).toBe(filterIds(points, { must: [{ key: 'city', match: { value: 'Paris' } }] }).length + 1);
-    await client.delete(NAME, { wait: true, points: [100_000] });
-    info = await client.getCollection(NAME);
+    await shoal.client.delete(NAME, { wait: true, points: [100_000] });
+    info = await shoal.client.getCollection(NAME);
     expect(info.payload_schema['city']?.points).toBe(indexedCount('city', (v) => typeof v === 'string'));
   });
 });
@@ -192,7 +174,7 @@ describe('facet', () => {
     const cases: [string, Filter | undefined][] = [['city', undefined], ['count', undefined], ['flag', undefined], ['city', { must: [{ key: 'color', match: { value: 'red' } }] }]];
     for (const [key, filter] of cases) {
       const want = expectedFacet(key, filter);
-      const res = await client.facet(NAME, { key, exact: true, limit: 100, filter: filter && asFilter(filter) });
+      const res = await shoal.client.facet(NAME, { key, exact: true, limit: 100, filter: filter && asFilter(filter) });
       const got = new Map<Json, number>(res.hits.map((h) => [h.value as Json, h.count]));
       expect(got, `facet ${key}`).toEqual(want);
       // Qdrant's order: count descending, then value ascending.
@@ -203,7 +185,7 @@ describe('facet', () => {
 
   it('returns the largest counts first when limited', async () => {
     const want = expectedFacet('city');
-    const res = await client.facet(NAME, { key: 'city', exact: true, limit: 3 });
+    const res = await shoal.client.facet(NAME, { key: 'city', exact: true, limit: 3 });
     expect(res.hits).toHaveLength(3);
     const smallest = Math.min(...res.hits.map((h) => h.count));
     for (const hit of res.hits) expect(hit.count).toBe(want.get(hit.value as Json));
@@ -217,16 +199,16 @@ describe('order_by', () => {
   const byRank = [...points].sort((a, b) => (a.payload['rank'] as number) - (b.payload['rank'] as number));
 
   it('scrolls by an indexed field ascending and descending, with start_from and a filter', async () => {
-    const asc = await client.scroll(NAME, { order_by: { key: 'rank', direction: 'asc' }, limit: 25 });
+    const asc = await shoal.client.scroll(NAME, { order_by: { key: 'rank', direction: 'asc' }, limit: 25 });
     expect(asc.points.map((p) => p.id)).toEqual(byRank.slice(0, 25).map((p) => p.id));
     expect(asc.next_page_offset ?? null).toBeNull();
-    const desc = await client.scroll(NAME, { order_by: { key: 'rank', direction: 'desc' }, limit: 25 });
+    const desc = await shoal.client.scroll(NAME, { order_by: { key: 'rank', direction: 'desc' }, limit: 25 });
     expect(desc.points.map((p) => p.id)).toEqual([...byRank].reverse().slice(0, 25).map((p) => p.id));
     const pivot = byRank[100]?.payload['rank'] as number;
-    const from = await client.scroll(NAME, { order_by: { key: 'rank', start_from: pivot }, limit: 10 });
+    const from = await shoal.client.scroll(NAME, { order_by: { key: 'rank', start_from: pivot }, limit: 10 });
     expect(from.points.map((p) => p.id)).toEqual(byRank.slice(100, 110).map((p) => p.id));
     const filter: Filter = { must: [{ key: 'color', match: { value: 'green' } }] };
-    const filtered = await client.scroll(NAME, { order_by: 'rank', filter: asFilter(filter), limit: 15 });
+    const filtered = await shoal.client.scroll(NAME, { order_by: 'rank', filter: asFilter(filter), limit: 15 });
     const green = new Set(filterIds(points, filter));
     expect(filtered.points.map((p) => p.id)).toEqual(byRank.filter((p) => green.has(p.id)).slice(0, 15).map((p) => p.id));
   });
@@ -238,20 +220,20 @@ describe('query', () => {
     for (const [name, space] of Object.entries(SPACES)) {
       const query = rand.vector(space.size);
       const full = rank(points, name, query);
-      const plain = await client.query(NAME, { query, using: name, limit: 10 });
+      const plain = await shoal.client.query(NAME, { query, using: name, limit: 10 });
       expect(rankingMismatches(plain.points, full, 10), `${name} top 10`).toEqual([]);
-      const paged = await client.query(NAME, { query, using: name, limit: 5, offset: 7, params: { exact: true } });
+      const paged = await shoal.client.query(NAME, { query, using: name, limit: 5, offset: 7, params: { exact: true } });
       expect(rankingMismatches(paged.points, full, 5, 7), `${name} offset`).toEqual([]);
       const a = full[11]?.score as number, b = full[12]?.score as number;
       const threshold = (a + b) / 2;
-      const cut = await client.query(NAME, { query, using: name, limit: 50, score_threshold: threshold });
+      const cut = await shoal.client.query(NAME, { query, using: name, limit: 50, score_threshold: threshold });
       expect(rankingMismatches(cut.points, full.slice(0, 12), 50), `${name} score_threshold`).toEqual([]);
     }
   });
 
   it('returns payload and vectors on request', async () => {
     const target = points[5] as TestPoint;
-    const res = await client.query(NAME, { query: target.vectors['dot'] as number[], using: 'dot', filter: { must: [{ has_id: [target.id] }] }, with_payload: ['city', 'rank'], with_vector: ['euc'] });
+    const res = await shoal.client.query(NAME, { query: target.vectors['dot'] as number[], using: 'dot', filter: { must: [{ has_id: [target.id] }] }, with_payload: ['city', 'rank'], with_vector: ['euc'] });
     expect(res.points).toHaveLength(1);
     const hit = res.points[0];
     const wantPayload: { [k: string]: Json } = {};
@@ -265,7 +247,7 @@ describe('query', () => {
   it('finds the nearest to a stored point, excluding that point', async () => {
     for (const name of ['cos', 'euc']) {
       const target = points.find((p) => p.id === 151) as TestPoint;
-      const res = await client.query(NAME, { query: target.id, using: name, limit: 8 });
+      const res = await shoal.client.query(NAME, { query: target.id, using: name, limit: 8 });
       expect(res.points.some((p) => p.id === target.id)).toBe(false);
       expect(rankingMismatches(res.points, rank(points, name, target.vectors[name] as number[], undefined, target.id), 8), name).toEqual([]);
     }
@@ -274,7 +256,7 @@ describe('query', () => {
   it('answers a batch of queries, each as alone', async () => {
     const rand = new Rand(5);
     const searches = Object.entries(SPACES).map(([name, s], i) => ({ query: rand.vector(s.size), using: name, limit: 4 + i, filter: asFilter(FILTERS[i]?.[1] ?? {}) }));
-    const res = await client.queryBatch(NAME, { searches });
+    const res = await shoal.client.queryBatch(NAME, { searches });
     expect(res).toHaveLength(searches.length);
     searches.forEach((s, i) => {
       const want = rank(points, s.using, s.query, FILTERS[i]?.[1]);
@@ -284,7 +266,7 @@ describe('query', () => {
 
   it('serves a large limit', async () => {
     const query = new Rand(3).vector(6);
-    const res = await call(server.url, 'POST', `/collections/${NAME}/points/query`, { query, using: 'cos', limit: 100000 });
+    const res = await call(shoal.server.url, 'POST', `/collections/${NAME}/points/query`, { query, using: 'cos', limit: 100000 });
     expect(res.status).toBe(200);
     const got = (res.json as { result: { points: { id: number; score: number }[] } }).result.points;
     expect(rankingMismatches(got, rank(points, 'cos', query), 100000)).toEqual([]);
@@ -293,12 +275,12 @@ describe('query', () => {
 
 describe('deleting an index', () => {
   it('drops it from payload_schema and facet needs it again', async () => {
-    await client.deletePayloadIndex(NAME, 'city', { wait: true });
-    const info = await client.getCollection(NAME);
+    await shoal.client.deletePayloadIndex(NAME, 'city', { wait: true });
+    const info = await shoal.client.getCollection(NAME);
     expect(info.payload_schema['city']).toBeUndefined();
     expect(info.payload_schema['count']?.data_type).toBe('integer');
-    expect(await failureStatus(client.facet(NAME, { key: 'city', exact: true }))).toBe(400);
-    const count = await client.count(NAME, { filter: { must: [{ key: 'city', match: { value: 'Paris' } }] }, exact: true });
+    expect(await failureStatus(shoal.client.facet(NAME, { key: 'city', exact: true }))).toBe(400);
+    const count = await shoal.client.count(NAME, { filter: { must: [{ key: 'city', match: { value: 'Paris' } }] }, exact: true });
     expect(count.count).toBe(filterIds(points, { must: [{ key: 'city', match: { value: 'Paris' } }] }).length);
   });
 });

@@ -1,6 +1,9 @@
 // Shared pieces of the black-box tests: a seeded generator, raw HTTP calls whose bodies are
-// validated against the OpenAPI spec, and a fetch wrapper that validates every response the
-// official client receives.
+// validated against the OpenAPI spec, a fetch wrapper that validates every response the
+// official client receives, and the server-plus-client lifecycle most suites share.
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { removeStorage, startServer, type ServerProcess } from './harness.js';
 import { matchSpecPath, validateResponse, validateSchema } from './openapi.js';
 
 /** mulberry32: small, fast, and the same sequence on every machine for a given seed. */
@@ -121,6 +124,80 @@ export function installValidatingFetch(): FetchValidator {
     count: () => validated,
     uninstall: () => {
       globalThis.fetch = originalFetch;
+    },
+  };
+}
+
+/** What a client class is built from; both the current client and the 1.18 one fit. */
+export type ClientClass<C> = new (params: { url: string; checkCompatibility: boolean }) => C;
+
+export interface ServerOptions<C> {
+  /** Extra environment variables for the server process (its configuration). */
+  readonly env?: Record<string, string>;
+  /** The client to drive the server with; the current @qdrant/js-client-rest by default. */
+  readonly clientClass?: ClientClass<C>;
+}
+
+/** A running server for one test file; read the fields inside tests and hooks, not at load time. */
+export interface UsedServer<C> {
+  readonly server: ServerProcess;
+  readonly client: C;
+  readonly validator: FetchValidator;
+  /** SIGKILL the server, start a new one on the same storage and connect a new client to it. */
+  killAndRestart(): Promise<void>;
+}
+
+/**
+ * Registers the hooks of a suite that drives one server through a client: start the server and
+ * validate every response before the tests, find no spec violation after each test, and at the
+ * end check that the validator saw the client's traffic, stop the server and remove its storage.
+ */
+export function useServer(options?: ServerOptions<QdrantClient>): UsedServer<QdrantClient>;
+export function useServer<C>(options: ServerOptions<C> & { readonly clientClass: ClientClass<C> }): UsedServer<C>;
+export function useServer<C>(options: ServerOptions<C> = {}): UsedServer<C> {
+  // The overloads guarantee that without a clientClass, C is QdrantClient.
+  const Client = options.clientClass ?? (QdrantClient as unknown as ClientClass<C>);
+  let server: ServerProcess | undefined;
+  let client: C | undefined;
+  let validator: FetchValidator | undefined;
+  const started = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined) throw new Error(`${name} is not there yet: use it inside a test or hook`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    server = await startServer({ env: options.env });
+    validator = installValidatingFetch();
+    client = new Client({ url: server.url, checkCompatibility: false });
+  });
+
+  afterEach(() => {
+    expect(started(validator, 'validator').violations).toEqual([]);
+  });
+
+  afterAll(async () => {
+    // The wrapper must have seen the client's traffic, or the validation above proved nothing.
+    expect(validator?.count()).toBeGreaterThan(3);
+    validator?.uninstall();
+    await server?.stop();
+    if (server) removeStorage(server.storage);
+  });
+
+  return {
+    get server() {
+      return started(server, 'server');
+    },
+    get client() {
+      return started(client, 'client');
+    },
+    get validator() {
+      return started(validator, 'validator');
+    },
+    async killAndRestart() {
+      const old = started(server, 'server');
+      await old.kill();
+      server = await startServer({ storage: old.storage, env: options.env });
+      client = new Client({ url: server.url, checkCompatibility: false });
     },
   };
 }

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, ShoalError } from '@shoal/common';
+import { DEFAULT_LIMITS } from '@shoal/common';
 import { parseAliasActions, parseCreateFieldIndex, parseUpdateCollection } from './admin.js';
 import { DEFAULT_HNSW, DEFAULT_OPTIMIZERS, DEFAULT_WAL, parseCreateCollection } from './collection.js';
+import { failure } from './test-support.js';
 
 const L = DEFAULT_LIMITS;
-
-function failure(fn: () => unknown): ShoalError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ShoalError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShoalError');
-}
 
 describe('parseCreateCollection', () => {
   it('reads one unnamed vector and fills Qdrant defaults', () => {

@@ -1,20 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ShoalError } from '@shoal/common';
 import { parseDatetimeMicros } from './datetime.js';
 import { parseFilter } from './filter.js';
+import { failure } from './test-support.js';
 
 const LIMITS = { jsonDepthMax: 8, listMax: 100 };
 const parse = (value: unknown) => parseFilter(value, 'filter', LIMITS, 0);
-
-function failure(fn: () => unknown): ShoalError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ShoalError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShoalError');
-}
 
 describe('parseFilter', () => {
   it('reads match conditions of every kind', () => {

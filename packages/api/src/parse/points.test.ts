@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, ShoalError, type VectorParams } from '@shoal/common';
+import { DEFAULT_LIMITS, type VectorParams } from '@shoal/common';
 import {
   parseBatchOperations, parseDeletePayload, parseDeleteVectors, parsePathPointId, parsePointsSelector, parseSetPayload,
   parseUpdateVectors, parseUpsert,
 } from './points.js';
+import { failure } from './test-support.js';
 
 const L = DEFAULT_LIMITS;
 const vp = (size: number): VectorParams => ({ size, distance: 'Cosine', onDisk: null, datatype: null });
 const UNNAMED = new Map([['', vp(3)]]);
 const NAMED = new Map([['image', vp(2)], ['text', vp(3)]]);
-
-function failure(fn: () => unknown): ShoalError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ShoalError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShoalError');
-}
 
 describe('parseUpsert', () => {
   it('reads the points form with big ids, UUIDs and payloads', () => {

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMITS, ShoalError, type VectorParams } from '@shoal/common';
+import { DEFAULT_LIMITS, type VectorParams } from '@shoal/common';
 import { parseQuery, parseQueryBatch, parseSearch, parseSearchBatch } from './query.js';
 import { parseCount, parseFacet, parseRetrieve, parseScroll } from './reads.js';
+import { failure } from './test-support.js';
 
 const L = DEFAULT_LIMITS;
 const vp = (size: number): VectorParams => ({ size, distance: 'Dot', onDisk: null, datatype: null });
 const UNNAMED = new Map([['', vp(2)]]);
 const NAMED = new Map([['image', vp(2)]]);
-
-function failure(fn: () => unknown): ShoalError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ShoalError) return error;
-    throw error;
-  }
-  throw new Error('expected a ShoalError');
-}
 
 describe('retrieve, scroll, count, facet', () => {
   it('uses Qdrant defaults', () => {
