@@ -32,7 +32,11 @@ export function localShardOpener(fs: FileSystem, log: ShardLog) {
       fs,
       dir,
       schema: { vectors: meta.config.vectors },
-      walOptions: { segmentBytes: meta.config.wal.wal_capacity_mb * 1024 * 1024 },
+      walOptions: {
+        segmentBytes: meta.config.wal.wal_capacity_mb * 1024 * 1024,
+        // Stored before this option existed: Qdrant's default.
+        retainClosedFiles: meta.config.wal.wal_retain_closed ?? 1,
+      },
       flushPolicy: { intervalMs: meta.config.optimizers.flush_interval_sec * 1000 },
       segmentFactory: { createSegment, loadSegment },
       log: (event) => log(meta, shardId, event),

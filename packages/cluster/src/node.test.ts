@@ -23,7 +23,7 @@ function config(shardNumber: number, size = 3): CollectionConfig {
       deleted_threshold: 0.2, vacuum_min_vector_number: 1000, default_segment_number: 0, max_segment_size: null,
       memmap_threshold: null, indexing_threshold: 10000, flush_interval_sec: 5, max_optimization_threads: null,
     },
-    wal: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
+    wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
     quantization: null,
     strictMode: null,
     metadata: null,

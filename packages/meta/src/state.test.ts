@@ -23,7 +23,7 @@ const config: CollectionConfig = {
     flush_interval_sec: 5,
     max_optimization_threads: null,
   },
-  wal: { wal_capacity_mb: 32, wal_segments_ahead: 0 },
+  wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
   quantization: null,
   strictMode: null,
   metadata: null,

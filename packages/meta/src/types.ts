@@ -26,6 +26,8 @@ export interface OptimizersConfig {
 export interface WalConfig {
   readonly wal_capacity_mb: number;
   readonly wal_segments_ahead: number;
+  /** closed WAL files kept below the last persisted image (Qdrant default 1) */
+  readonly wal_retain_closed: number;
 }
 
 /** Qdrant's QuantizationConfig JSON ({scalar: …} | {product: …} | {binary: …}), validated. */

@@ -240,4 +240,16 @@ describe('Wal', () => {
     expect(wal.firstSeq).toBeLessThanOrEqual(12);
     expect((await readAll(wal, 12))[0]).toEqual([12, 'payload-12']);
   });
+
+  it('keeps retainClosedFiles closed files below the cut (wal_retain_closed)', async () => {
+    const fs = new MemoryFileSystem();
+    const wal = await Wal.open(fs, '/w', { segmentBytes: 100, retainClosedFiles: 2 });
+    for (let i = 1; i <= 30; i++) await wal.append(text(`payload-${i}`));
+    expect(wal.fileCount).toBeGreaterThan(3);
+    await wal.truncateBefore(31, 0);
+    // the file being written plus the two closed files before it
+    expect(wal.fileCount).toBe(3);
+    expect((await readAll(wal, wal.firstSeq)).at(-1)).toEqual([30, 'payload-30']);
+    await wal.close();
+  });
 });

@@ -18,6 +18,11 @@ export interface WalOptions {
   readonly recordBytesMax: number;
   /** Records truncateBefore() keeps by default, for replicas that recover from the log. */
   readonly keepTailRecords: number;
+  /**
+   * Closed files truncateBefore() keeps even when everything in them is below the cut (Qdrant's
+   * wal_retain_closed): more history for replicas catching up, at the cost of disk.
+   */
+  readonly retainClosedFiles: number;
 }
 
 export const DEFAULT_WAL_OPTIONS: WalOptions = {
@@ -26,6 +31,7 @@ export const DEFAULT_WAL_OPTIONS: WalOptions = {
   groupBytesMax: DEFAULT_LIMITS.walGroupBytesMax,
   recordBytesMax: 2 * DEFAULT_LIMITS.requestBytesMax,
   keepTailRecords: 0,
+  retainClosedFiles: 0,
 };
 
 /** What open() found and repaired. */
@@ -292,7 +298,7 @@ export class Wal {
 
   private async removeFilesBelow(cutoff: number): Promise<number> {
     let removed = 0;
-    while (this.files.length > 1 && (this.files[1] as WalFile).firstSeq <= cutoff) {
+    while (this.closedFilesBelow(cutoff) > this.options.retainClosedFiles) {
       const victim = this.files.shift() as WalFile;
       // Oldest first, one directory sync each: after a crash the remaining files are always a
       // contiguous suffix of the log.
@@ -301,6 +307,13 @@ export class Wal {
       removed++;
     }
     return removed;
+  }
+
+  /** Files (never the one being written) whose records all lie below `cutoff`. */
+  private closedFilesBelow(cutoff: number): number {
+    let count = 0;
+    while (count + 1 < this.files.length && (this.files[count + 1] as WalFile).firstSeq <= cutoff) count++;
+    return count;
   }
 
   /** Wait for queued appends, then close the file. Later appends fail with 'unavailable'. */

@@ -14,7 +14,7 @@ export const DEFAULT_OPTIMIZERS: OptimizersConfig = {
   deleted_threshold: 0.2, vacuum_min_vector_number: 1000, default_segment_number: 0, max_segment_size: null,
   memmap_threshold: null, indexing_threshold: 10_000, flush_interval_sec: 5, max_optimization_threads: null,
 };
-export const DEFAULT_WAL: WalConfig = { wal_capacity_mb: 32, wal_segments_ahead: 0 };
+export const DEFAULT_WAL: WalConfig = { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 };
 
 const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
 const DATATYPES: readonly VectorDatatype[] = ['float32', 'float16', 'uint8'];
@@ -79,6 +79,8 @@ export function parseWalDiff(value: unknown, path: string): Partial<WalConfig> {
   if (cap !== null) out.wal_capacity_mb = cap;
   const ahead = optUint(o, 'wal_segments_ahead', path);
   if (ahead !== null) out.wal_segments_ahead = ahead;
+  const retain = optUint(o, 'wal_retain_closed', path);
+  if (retain !== null) out.wal_retain_closed = retain;
   return out;
 }
 

@@ -163,7 +163,7 @@ describe('collection routes', () => {
       txt: { size: 2, distance: 'Manhattan', datatype: 'uint8' },
     });
     expect(info.body.result.config.params).toMatchObject({ shard_number: 1, replication_factor: 1, write_consistency_factor: 1, on_disk_payload: true });
-    expect(info.body.result.config.wal_config).toEqual({ wal_capacity_mb: 32, wal_segments_ahead: 0 });
+    expect(info.body.result.config.wal_config).toEqual({ wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 });
     const q = await call('PUT', '/collections/q', { vectors: { size: 2, distance: 'Cosine' }, quantization_config: { scalar: { type: 'int8', always_ram: true } }, metadata: { a: 1 } });
     expect(q.status).toBe(200);
     const qi = await call('GET', '/collections/q');
