@@ -118,3 +118,30 @@ describe('api key', () => {
     expect((await request('DELETE', '/collections/k', 'wrong')).status).toBe(401);
   });
 });
+
+describe('collection cluster info on a standalone node', () => {
+  it('lists every shard as local and Active with its points, under a peer id kept across restarts', async () => {
+    const storage = tempStorage();
+    let server = await startServer({ storage });
+    try {
+      await call(server.url, 'PUT', '/collections/cc', { vectors: { size: 2, distance: 'Dot' }, shard_number: 2 });
+      await call(server.url, 'PUT', '/collections/cc/points?wait=true', { points: [1, 2, 3, 4, 5].map((id) => ({ id, vector: [id, 1] })) });
+      const info = resultOf<{ peer_id: number; shard_count: number; local_shards: { shard_id: number; points_count: number; state: string }[]; remote_shards: unknown[] }>(
+        await call(server.url, 'GET', '/collections/cc/cluster'),
+      );
+      expect(info.shard_count).toBe(2);
+      expect(info.local_shards.map((s) => s.shard_id)).toEqual([0, 1]);
+      expect(info.local_shards.every((s) => s.state === 'Active')).toBe(true);
+      expect(info.local_shards.reduce((sum, s) => sum + s.points_count, 0)).toBe(5);
+      expect(info.remote_shards).toEqual([]);
+      expect(Number.isSafeInteger(info.peer_id) && info.peer_id > 0).toBe(true);
+      await server.kill();
+      server = await startServer({ storage });
+      const again = resultOf<{ peer_id: number }>(await call(server.url, 'GET', '/collections/cc/cluster'));
+      expect(again.peer_id).toBe(info.peer_id);
+    } finally {
+      await server.stop();
+      removeStorage(storage);
+    }
+  });
+});

@@ -1,6 +1,6 @@
 // Internal results into Qdrant's response JSON (the `result` part of the envelope).
 import { DEFAULT_VECTOR_NAME, type FacetHit, type NamedVectors, type PayloadIndexParams, type PointId, type Record_, type ScoredPoint, type VectorParams } from '@shoal/common';
-import type { CollectionInfo, ScrollResult } from '@shoal/cluster';
+import type { CollectionClusterInfo, CollectionInfo, ScrollResult } from '@shoal/cluster';
 import type { CollectionConfig } from '@shoal/meta';
 
 type Json = unknown;
@@ -131,4 +131,15 @@ export function collectionsListJson(names: readonly string[]): { collections: { 
 
 export function aliasesJson(list: readonly { alias: string; collection: string }[]): { aliases: { alias_name: string; collection_name: string }[] } {
   return { aliases: list.map((a) => ({ alias_name: a.alias, collection_name: a.collection })) };
+}
+
+/** CollectionClusterInfo of a standalone node: every shard local, nothing remote, no transfers. */
+export function collectionClusterInfoJson(info: CollectionClusterInfo): JsonMap {
+  return {
+    peer_id: info.peerId,
+    shard_count: info.shardCount,
+    local_shards: info.localShards.map((s) => ({ shard_id: s.shardId, points_count: s.pointsCount, state: s.state })),
+    remote_shards: [],
+    shard_transfers: [],
+  };
 }

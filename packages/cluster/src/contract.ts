@@ -83,6 +83,19 @@ export interface ScrollResult {
   readonly nextPageOffset: PointId | null;
 }
 
+export interface LocalShardInfo {
+  readonly shardId: number;
+  readonly pointsCount: number;
+  readonly state: 'Active' | 'Dead' | 'Partial' | 'Initializing' | 'Listener' | 'Recovery';
+}
+
+/** How a collection's shards are placed, as this node sees it. */
+export interface CollectionClusterInfo {
+  readonly peerId: number;
+  readonly shardCount: number;
+  readonly localShards: readonly LocalShardInfo[];
+}
+
 export interface CollectionsService {
   listCollections(): string[];
   collectionExists(name: string): boolean;
@@ -92,6 +105,7 @@ export interface CollectionsService {
   /** false when it did not exist */
   deleteCollection(name: string, options: RequestOptions): Promise<boolean>;
   collectionInfo(name: string): CollectionInfo;
+  collectionClusterInfo(name: string): CollectionClusterInfo;
   /** The config alone (cheap): what request parsing needs to know about vector spaces. */
   collectionConfig(name: string): CollectionConfig;
 

@@ -36,6 +36,7 @@ async function openNode(fs: FileSystem): Promise<LocalNode> {
     storagePath: '/storage',
     openMetaLog: (dir) => openWalMetaLog(fs, dir),
     openShard: localShardOpener(fs, () => undefined),
+    newPeerId: () => 4503599627370497,
   });
   await node.open();
   return node;
@@ -99,6 +100,8 @@ describe('LocalNode', () => {
     await node.close();
 
     node = await openNode(fs);
+    expect(node.peerId).toBe(4503599627370497);
+    expect(node.collectionClusterInfo('a').localShards.map((s) => s.pointsCount).reduce((a, b) => a + b)).toBe(20);
     expect(await node.count('a', null, true, {})).toBe(20);
     expect(node.collectionInfo('a').payloadSchema.get('name')?.points).toBe(20);
     expect(await node.deleteCollection('c', {})).toBe(true);

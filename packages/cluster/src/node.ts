@@ -13,6 +13,7 @@ import {
   type FileSystem,
   type Filter,
   type Limits,
+  writeFileAtomic,
   type PayloadIndexParams,
   type PointId,
   type PointOperation,
@@ -24,6 +25,7 @@ import {
 import { resolveCollection, type AliasAction, type ApplyOutcome, type CollectionConfig, type CollectionMeta, type CollectionPatch, type MetaOperation, type MetaRefusal, type MetaState } from '@shoal/meta';
 import { Collection, mergeTopK, orderRecords } from './collection.js';
 import type {
+  CollectionClusterInfo,
   CollectionInfo,
   CollectionsService,
   PayloadFieldInfo,
@@ -46,6 +48,8 @@ export interface LocalNodeOptions {
   /** Open (creating if missing) one local shard of a collection in `dir`. */
   readonly openShard: (dir: string, meta: CollectionMeta, shardId: number) => Promise<Replica>;
   readonly limits?: Limits;
+  /** A fresh random peer id (an integer below 2^53), used once when the storage is new. */
+  readonly newPeerId: () => number;
   readonly onWarning?: (message: string, detail: Record<string, unknown>) => void;
 }
 
@@ -60,6 +64,7 @@ function collectionDirName(meta: CollectionMeta): string {
 export class LocalNode implements CollectionsService {
   private readonly collections = new Map<string, Collection>();
   private metadata: MetadataStore | null = null;
+  private peerIdValue: number | null = null;
   private operationCounter = 0;
   readonly limits: Limits;
 
@@ -75,6 +80,7 @@ export class LocalNode implements CollectionsService {
   async open(): Promise<void> {
     const { fs } = this.options;
     await fs.mkdirp(this.collectionsDir);
+    this.peerIdValue = await this.loadPeerId();
     const log = await this.options.openMetaLog(`${this.options.storagePath}/meta/log`);
     this.metadata = await MetadataStore.open(fs, `${this.options.storagePath}/meta`, log, (state, op, _index, outcome) =>
       this.onApplied(state, op, outcome),
@@ -85,6 +91,27 @@ export class LocalNode implements CollectionsService {
     for (const entry of await fs.list(this.collectionsDir)) {
       if (!owned.has(entry)) await fs.removeDir(`${this.collectionsDir}/${entry}`);
     }
+  }
+
+  /** This node's id, chosen once and kept with the storage. */
+  get peerId(): number {
+    if (this.peerIdValue === null) throw new ShoalError('unavailable', 'Service is starting');
+    return this.peerIdValue;
+  }
+
+  private async loadPeerId(): Promise<number> {
+    const path = `${this.options.storagePath}/peer_id`;
+    const stored = await this.options.fs.readFile(path);
+    if (stored !== null) {
+      const text = new TextDecoder().decode(stored).trim();
+      const id = Number(text);
+      if (!/^\d+$/.test(text) || !Number.isSafeInteger(id)) throw new ShoalError('storage', `corrupt peer id in ${path}`);
+      return id;
+    }
+    const id = this.options.newPeerId();
+    if (!Number.isSafeInteger(id) || id < 1) throw new ShoalError('storage', `peer id ${id} is not an integer in [1, 2^53)`);
+    await writeFileAtomic(this.options.fs, path, [new TextEncoder().encode(`${id}\n`)]);
+    return id;
   }
 
   async close(): Promise<void> {
@@ -209,6 +236,19 @@ export class LocalNode implements CollectionsService {
     if (!this.metaState.collections.has(name)) return false;
     await this.propose({ kind: 'delete_collection', name });
     return true;
+  }
+
+  collectionClusterInfo(name: string): CollectionClusterInfo {
+    const collection = this.resolve(name);
+    return {
+      peerId: this.peerId,
+      shardCount: collection.shards.length,
+      localShards: collection.shards.map((shard) => ({
+        shardId: shard.shardId,
+        pointsCount: shard.reader().stats().points,
+        state: shard.localState,
+      })),
+    };
   }
 
   collectionConfig(name: string): CollectionConfig {

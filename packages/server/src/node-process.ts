@@ -23,6 +23,12 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** Uniform in [1, 2^53): exact as a JSON number in every client. */
+function randomPeerId(): number {
+  const [value] = crypto.getRandomValues(new BigUint64Array(1));
+  return Number((value ?? 0n) % (2n ** 53n - 1n)) + 1;
+}
+
 export async function startNode(options: StartOptions): Promise<RunningNode> {
   const { config, logger } = options;
   const releaseLock = lockStorage(config.storagePath);
@@ -37,6 +43,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       logger[event.level]({ collection: meta.name, shard, err: event.cause }, event.message),
     ),
     onWarning: (message, detail) => logger.warn(detail, message),
+    newPeerId: randomPeerId,
   });
   const startedLoading = performance.now();
   await node.open();

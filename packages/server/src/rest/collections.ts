@@ -1,6 +1,6 @@
 // Routes of collections, aliases and payload indexes.
 import {
-  aliasesJson, checkName, collectionInfoJson, collectionsListJson, parseAliasActions, parseCreateCollection,
+  aliasesJson, checkName, collectionClusterInfoJson, collectionInfoJson, collectionsListJson, parseAliasActions, parseCreateCollection,
   parseCreateFieldIndex, parseUpdateCollection, updateResultJson,
 } from '@shoal/api';
 import type { CollectionsService } from '@shoal/cluster';
@@ -46,6 +46,10 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
   );
 
   app.get('/aliases', (c) => respond(c, options, async () => aliasesJson(service.listAliases(null))));
+
+  app.get('/collections/:name/cluster', (c) =>
+    respond(c, options, async () => collectionClusterInfoJson(service.collectionClusterInfo(c.req.param('name')))),
+  );
 
   app.get('/collections/:name/aliases', (c) =>
     respond(c, options, async () => aliasesJson(service.listAliases(c.req.param('name')))),

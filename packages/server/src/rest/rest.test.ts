@@ -6,7 +6,7 @@ import {
   type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector,
 } from '@shoal/common';
 import type {
-  CollectionInfo, CollectionsService, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
+  CollectionClusterInfo, CollectionInfo, CollectionsService, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
 } from '@shoal/cluster';
 import type { AliasAction, CollectionConfig, CollectionPatch } from '@shoal/meta';
 import { registerCollectionRoutes } from './index.js';
@@ -40,6 +40,10 @@ class FakeService implements CollectionsService {
   }
   async updateCollection(name: string, _patch: CollectionPatch): Promise<void> { this.get(name); }
   async deleteCollection(name: string): Promise<boolean> { return this.collections.delete(name); }
+  collectionClusterInfo(name: string): CollectionClusterInfo {
+    const c = this.get(name);
+    return { peerId: 7, shardCount: 1, localShards: [{ shardId: 0, pointsCount: c.points.size, state: 'Active' }] };
+  }
   collectionConfig(name: string): CollectionConfig {
     return this.get(name).config;
   }
