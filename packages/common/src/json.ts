@@ -49,9 +49,32 @@ interface EncodeState {
 
 /** JSON text of a value; undefined object fields are left out, other undefined is null. */
 export function encodeJson(value: unknown, options: EncodeJsonOptions = {}): EncodedJson {
+  const native = nativeEncoding(value);
+  if (native !== null) return { text: native, hasBigint: false };
   const state: EncodeState = { text: '', hasBigint: false, nonFiniteNull: options.nonFinite === 'null' };
   write(value, state);
   return { text: state.text, hasBigint: state.hasBigint };
+}
+
+/**
+ * JSON.stringify's text when it is exactly what the exact encoder would write: no bigint, no
+ * non-finite number, no -0 (the replacer spots these), and no integer literal long enough to be
+ * read back as a bigint (a float such as 1e20 prints as 21 digits). About twice as fast as the
+ * exact encoder on payload-heavy values; null means "use the exact encoder".
+ */
+function nativeEncoding(value: unknown): string | null {
+  let special = false;
+  const text = JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === 'number') {
+      if (!Number.isFinite(item) || Object.is(item, -0)) special = true;
+    } else if (typeof item === 'bigint') {
+      special = true;
+      return null;
+    }
+    return item;
+  }) as string | undefined;
+  if (special || text === undefined || LONG_INTEGER.test(text)) return null;
+  return text;
 }
 
 function write(value: unknown, state: EncodeState): void {

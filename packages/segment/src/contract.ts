@@ -115,6 +115,10 @@ export interface SegmentContract {
   stats(): SegmentStats;
 
   /** The whole segment as bytes (vectors binary, payloads as lossless JSON), for persistence. */
+  /**
+   * Buffers owned by the caller: nothing in them is shared with the live segment, so they stay
+   * the image as of this call while later updates apply.
+   */
   serialize(): Uint8Array[];
 }
 

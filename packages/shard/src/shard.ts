@@ -291,10 +291,10 @@ export class LocalShard {
     this.lastFlushMs = this.clock.nowMs();
     if (seq === this.imageSeq) return;
     const bytesCovered = this.walBytesSinceFlush;
-    // Copies: updates keep changing the segment while the file is written, and the image must
-    // be the state as of `seq` exactly.
-    const parts = this.segment.serialize().map((part) => part.slice());
-    await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, encodeImage(seq, parts));
+    // serialize() hands over buffers the segment no longer touches: updates that apply while
+    // the file is checksummed and written do not change this image of the state as of `seq`.
+    const parts = this.segment.serialize();
+    await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, await encodeImage(seq, parts));
     this.imageSeq = seq;
     this.walBytesSinceFlush -= bytesCovered;
     // Only now may the WAL below `seq` go: the image that replaces it is durable.
