@@ -1,0 +1,270 @@
+import grpc from '@grpc/grpc-js';
+import { assert, ShoalError } from '@shoal/common';
+import { rpcBytesMax, transportLimits, type TransportLimits } from './limits.js';
+import { linkStats, PeerLink, type BatchFailure, type Deliver } from './peer-link.js';
+import { decodeAck, decodeBatch, encodeAck, encodeBatch, p2pSchema, type RaftBatch } from './proto.js';
+import {
+  checkPeerId,
+  type MessageHandler,
+  type Transport,
+  type TransportPeerId,
+  type TransportStats,
+} from './transport.js';
+import { grpcTarget } from './uri.js';
+
+export interface GrpcTransportOptions {
+  readonly selfId: TransportPeerId;
+  /** Where to listen, `host:port`; port 0 takes a free port (read `port` after start()). */
+  readonly listen: string;
+  /**
+   * This node's advertised p2p URI, sent with every batch so a receiver can answer a stranger.
+   * Default: `http://<listen host>:<bound port>` unless the host is a wildcard (then none).
+   */
+  readonly selfUri?: string;
+  /** Peers with another cluster id refuse our batches and we theirs. */
+  readonly clusterId?: string;
+  /** Insecure by default; pass grpc.ServerCredentials.createSsl(...) for TLS. */
+  readonly serverCredentials?: grpc.ServerCredentials;
+  /** Insecure by default; pass grpc.credentials.createSsl(...) for TLS. */
+  readonly channelCredentials?: grpc.ChannelCredentials;
+  readonly limits?: Partial<TransportLimits>;
+  /** Wall clock for the time of the latest send error, ms since the epoch. */
+  readonly nowMs?: () => number;
+}
+
+/**
+ * Channel argument naming what a channel carries. gRPC shares connections between channels whose
+ * target and arguments are equal; a distinct value per purpose (and a local subchannel pool)
+ * keeps Raft's connection apart from the bulk channel of shard transfers.
+ */
+export const CHANNEL_PURPOSE_ARG = 'shoal.channel_purpose';
+export const RAFT_CHANNEL_PURPOSE = 'raft';
+
+/** Codes after which the same batch may succeed later; any other means the receiver refused it. */
+const RETRYABLE = new Set<grpc.status>([
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.CANCELLED,
+  grpc.status.UNKNOWN,
+  grpc.status.INTERNAL,
+  grpc.status.ABORTED,
+]);
+
+interface PeerEntry {
+  uri: string;
+  client: grpc.Client;
+  call: grpc.ClientUnaryCall | null;
+  readonly link: PeerLink;
+}
+
+const identity = (bytes: Buffer): Buffer => bytes;
+
+/** The p2p transport over gRPC: see Transport, PeerLink (queues and retries) and proto/p2p.proto. */
+export class GrpcTransport implements Transport {
+  private readonly limits: TransportLimits;
+  private readonly peers = new Map<TransportPeerId, PeerEntry>();
+  private server: grpc.Server | null = null;
+  private boundPort: number | null = null;
+  private handler: MessageHandler | null = null;
+  private closed = false;
+  private selfUri = '';
+
+  constructor(private readonly options: GrpcTransportOptions) {
+    checkPeerId(options.selfId);
+    this.limits = transportLimits(options.limits);
+    p2pSchema(); // a missing or broken .proto fails here, at start-up, not at the first message
+  }
+
+  /** The port the server listens on (the real one when `listen` asked for port 0). */
+  get port(): number {
+    assert(this.boundPort !== null, 'GrpcTransport.port before start()');
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    assert(this.server === null && !this.closed, 'GrpcTransport started twice or after close()');
+    const server = new grpc.Server(this.serverOptions());
+    server.addService(this.serviceDefinition(), {
+      send: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.receive(call, callback),
+    });
+    const credentials = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(this.options.listen, credentials, (error, port) => {
+        if (error === null) resolve(port);
+        else reject(new ShoalError('unavailable', `cannot listen for peers on ${this.options.listen}: ${error.message}`));
+      });
+    }).catch((error: unknown) => {
+      server.forceShutdown();
+      throw error;
+    });
+    this.server = server;
+    this.selfUri = this.options.selfUri ?? defaultSelfUri(this.options.listen, this.boundPort);
+  }
+
+  setPeer(id: TransportPeerId, uri: string): void {
+    checkPeerId(id);
+    if (id === this.options.selfId) throw new ShoalError('validation', `peer ${id} is this node`);
+    const target = grpcTarget(uri);
+    if (this.closed) return;
+    const entry = this.peers.get(id);
+    if (entry === undefined) {
+      const link = new PeerLink(this.limits, this.deliverTo(id), this.nowMs);
+      this.peers.set(id, { uri, client: this.client(target), call: null, link });
+      return;
+    }
+    if (entry.uri === uri) return;
+    // The call in flight on the old address finishes there; the next batch goes to the new one.
+    entry.client.close();
+    entry.client = this.client(target);
+    entry.uri = uri;
+    entry.link.retryNow();
+  }
+
+  removePeer(id: TransportPeerId): void {
+    const entry = this.peers.get(id);
+    if (entry === undefined) return;
+    this.peers.delete(id);
+    closeEntry(entry);
+  }
+
+  send(to: TransportPeerId, message: Uint8Array): boolean {
+    const entry = this.closed ? undefined : this.peers.get(to);
+    return entry !== undefined && entry.link.offer(message);
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.handler = handler;
+  }
+
+  stats(): TransportStats {
+    return linkStats([...this.peers].map(([id, entry]) => [id, entry.link] as const));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.peers.values()) closeEntry(entry);
+    this.peers.clear();
+    // Immediate: a peer's batch cut short is retried by that peer, and Raft tolerates the loss.
+    this.server?.forceShutdown();
+    this.server = null;
+  }
+
+  private readonly nowMs = (): number => (this.options.nowMs ?? Date.now)();
+
+  private deliverTo(id: TransportPeerId): Deliver {
+    return (messages, done) => {
+      const entry = this.peers.get(id);
+      assert(entry !== undefined, `a batch for removed peer ${id}`); // a closed PeerLink sends nothing
+      const batch: RaftBatch = {
+        fromPeer: this.options.selfId,
+        fromUri: this.selfUri,
+        toPeer: id,
+        clusterId: this.options.clusterId ?? '',
+        messages,
+      };
+      const deadline = Date.now() + this.limits.rpcDeadlineMs;
+      entry.call = entry.client.makeUnaryRequest(p2pSchema().sendPath, identity, identity, encodeBatch(batch), new grpc.Metadata(), { deadline }, (error, response) => {
+        entry.call = null;
+        done(error ? callFailure(error) : ackFailure(id, response));
+      });
+    };
+  }
+
+  private receive(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+    const batch = decodeBatch(call.request);
+    const refusal = typeof batch === 'string' ? { code: grpc.status.INVALID_ARGUMENT, details: batch } : this.refusal(batch);
+    if (refusal !== null || typeof batch === 'string') {
+      callback(refusal);
+      return;
+    }
+    const handler = this.handler;
+    // Without a handler yet (still starting), the messages are acknowledged and lost, as on a
+    // lossy network; Raft re-sends.
+    if (handler !== null) for (const message of batch.messages) handler(batch.fromPeer, message, { uri: batch.fromUri });
+    callback(null, encodeAck({ peer: this.options.selfId, delivered: handler === null ? 0 : batch.messages.length }));
+  }
+
+  private refusal(batch: RaftBatch): Partial<grpc.StatusObject> | null {
+    const selfId = this.options.selfId;
+    if (this.closed) return { code: grpc.status.UNAVAILABLE, details: `peer ${selfId} is shutting down` };
+    if (batch.toPeer !== selfId) {
+      return { code: grpc.status.FAILED_PRECONDITION, details: `batch for peer ${batch.toPeer} reached peer ${selfId}` };
+    }
+    if (batch.clusterId !== (this.options.clusterId ?? '')) {
+      return { code: grpc.status.FAILED_PRECONDITION, details: `batch from cluster '${batch.clusterId}' reached another cluster` };
+    }
+    if (batch.messages.length > this.limits.batchMessagesMax) {
+      return { code: grpc.status.INVALID_ARGUMENT, details: `batch of ${batch.messages.length} messages exceeds ${this.limits.batchMessagesMax}` };
+    }
+    return null;
+  }
+
+  private serviceDefinition(): grpc.ServiceDefinition {
+    return {
+      send: {
+        path: p2pSchema().sendPath,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    };
+  }
+
+  private serverOptions(): grpc.ServerOptions {
+    return {
+      'grpc.max_receive_message_length': rpcBytesMax(this.limits),
+      'grpc.max_send_message_length': 64 * 1024,
+      // The server pings too, so a client that vanished releases its connection promptly.
+      'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
+    };
+  }
+
+  private client(target: string): grpc.Client {
+    const credentials = this.options.channelCredentials ?? grpc.credentials.createInsecure();
+    const channel = new grpc.Channel(target, credentials, {
+      [CHANNEL_PURPOSE_ARG]: RAFT_CHANNEL_PURPOSE,
+      // Its own connection: never multiplexed with another channel's streams to the same peer.
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.max_send_message_length': rpcBytesMax(this.limits),
+      'grpc.max_receive_message_length': 64 * 1024,
+      // Ping even between batches, so a dead peer is noticed within keepalive time + timeout.
+      'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
+      'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.initial_reconnect_backoff_ms': this.limits.backoffMsMin,
+      'grpc.max_reconnect_backoff_ms': this.limits.backoffMsMax,
+      // PeerLink retries whole batches itself; gRPC's own retries would reorder nothing but
+      // would hide failures from the count.
+      'grpc.enable_retries': 0,
+    });
+    return new grpc.Client(target, credentials, { channelOverride: channel });
+  }
+}
+
+function defaultSelfUri(listen: string, port: number): string {
+  const host = listen.slice(0, listen.lastIndexOf(':'));
+  return ['', '0.0.0.0', '[::]', '::'].includes(host) ? '' : `http://${host}:${port}`;
+}
+
+function closeEntry(entry: PeerEntry): void {
+  entry.link.close();
+  entry.call?.cancel();
+  entry.call = null;
+  entry.client.close();
+}
+
+function callFailure(error: grpc.ServiceError): BatchFailure {
+  return { message: `${grpc.status[error.code] ?? error.code}: ${error.details}`, retry: RETRYABLE.has(error.code) };
+}
+
+function ackFailure(id: TransportPeerId, response: Buffer | undefined): BatchFailure | null {
+  const ack = response === undefined ? 'empty RaftAck' : decodeAck(response);
+  if (typeof ack === 'string') return { message: ack, retry: false };
+  if (ack.peer !== id) return { message: `peer ${id}'s address answers as peer ${ack.peer}`, retry: false };
+  return null;
+}

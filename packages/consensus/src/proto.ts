@@ -1,0 +1,88 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { assert } from '@shoal/common';
+import { isTransportPeerId, type TransportPeerId } from './transport.js';
+
+/**
+ * proto/ at the repository root is the one definition of the wire format. This file sits at
+ * packages/consensus/{src,dist}/, three levels below the root in both cases, so the sources under
+ * test and the build run by `npm start` find the same file without a copy step.
+ */
+export const P2P_PROTO_PATH = fileURLToPath(new URL('../../../proto/p2p.proto', import.meta.url));
+
+export interface RaftBatch {
+  readonly fromPeer: TransportPeerId;
+  readonly fromUri: string;
+  readonly toPeer: TransportPeerId;
+  readonly clusterId: string;
+  readonly messages: readonly Uint8Array[];
+}
+
+export interface RaftAck {
+  readonly peer: TransportPeerId;
+  readonly delivered: number;
+}
+
+interface P2pSchema {
+  readonly batch: protobuf.Type;
+  readonly ack: protobuf.Type;
+  /** gRPC path of RaftTransport.Send, e.g. "/shoal.p2p.RaftTransport/Send". */
+  readonly sendPath: string;
+}
+
+let schema: P2pSchema | null = null;
+
+/** The parsed schema, loaded once, synchronously: it is needed before the first send or receive. */
+export function p2pSchema(): P2pSchema {
+  if (schema !== null) return schema;
+  assert(existsSync(P2P_PROTO_PATH), `the p2p protocol definition is missing: ${P2P_PROTO_PATH}`);
+  const root = protobuf.loadSync(P2P_PROTO_PATH);
+  const service = root.lookupService('shoal.p2p.RaftTransport');
+  const send = service.methods['Send'];
+  assert(send !== undefined, 'p2p.proto has no RaftTransport.Send');
+  schema = {
+    batch: root.lookupType('shoal.p2p.RaftBatch'),
+    ack: root.lookupType('shoal.p2p.RaftAck'),
+    sendPath: `/${service.fullName.replace(/^\./, '')}/${send.name}`,
+  };
+  return schema;
+}
+
+export function encodeBatch(batch: RaftBatch): Buffer {
+  const type = p2pSchema().batch;
+  return Buffer.from(type.encode(type.create({ ...batch, messages: [...batch.messages] })).finish());
+}
+
+/** Decodes a received batch; a string says what is wrong with it (the sender gets it back). */
+export function decodeBatch(bytes: Uint8Array): RaftBatch | string {
+  const type = p2pSchema().batch;
+  let fields: Record<string, unknown>;
+  try {
+    fields = type.toObject(type.decode(bytes), { longs: Number, defaults: true });
+  } catch (error) {
+    return `malformed RaftBatch: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const { fromPeer, fromUri, toPeer, clusterId, messages } = fields;
+  if (typeof fromPeer !== 'number' || !isTransportPeerId(fromPeer)) return `bad from_peer ${String(fromPeer)}`;
+  if (typeof toPeer !== 'number' || !isTransportPeerId(toPeer)) return `bad to_peer ${String(toPeer)}`;
+  assert(typeof fromUri === 'string' && typeof clusterId === 'string' && Array.isArray(messages), 'RaftBatch shape');
+  return { fromPeer, fromUri, toPeer, clusterId, messages: messages as Uint8Array[] };
+}
+
+export function encodeAck(ack: RaftAck): Buffer {
+  const type = p2pSchema().ack;
+  return Buffer.from(type.encode(type.create(ack)).finish());
+}
+
+export function decodeAck(bytes: Uint8Array): RaftAck | string {
+  const type = p2pSchema().ack;
+  try {
+    const fields = type.toObject(type.decode(bytes), { longs: Number, defaults: true });
+    const { peer, delivered } = fields;
+    if (typeof peer !== 'number' || typeof delivered !== 'number') return 'malformed RaftAck';
+    return { peer, delivered };
+  } catch (error) {
+    return `malformed RaftAck: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
