@@ -2,6 +2,7 @@ import { createHook } from 'node:async_hooks';
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShoalError } from '@shoal/common';
+import { BlackholeProxy } from './blackhole-proxy.js';
 import { GrpcTransport } from './grpc-transport.js';
 import type { TransportLimits } from './limits.js';
 import { bytes, freePort, text, waitFor } from './test-support.js';
@@ -116,6 +117,35 @@ describe('GrpcTransport', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('a peer that goes silent without a reset is noticed, and reached again when it answers', async () => {
+    const limits = { rpcDeadlineMs: 300, keepaliveTimeMs: 200, keepaliveTimeoutMs: 200 };
+    const a = await open(1, { limits });
+    const b = await open(2, { limits });
+    const proxy = new BlackholeProxy(b.port);
+    try {
+      a.setPeer(2, `http://127.0.0.1:${await proxy.listen()}`);
+      const got: string[] = [];
+      b.onMessage((_from, message) => got.push(text(message)));
+      a.send(2, bytes('before'));
+      // Acknowledged too: an acknowledgement swallowed by the silence would make 'before' a
+      // retried batch, delivered twice (which Raft tolerates, but this test counts messages).
+      await waitFor('the first message acknowledged', () => got.length === 1 && a.stats().queued.get(2) === 0);
+      proxy.silent = true;
+      const silentAt = Date.now();
+      for (const m of ['m1', 'm2', 'm3']) a.send(2, bytes(m));
+      await waitFor('a failure', () => a.stats().sendFailures.has(2), 2000);
+      expect(Date.now() - silentAt).toBeLessThan(1000);
+      // Unanswered keepalive pings condemn the silent connection: gRPC dials a new one.
+      await waitFor('a new connection', () => proxy.connections >= 2, 1500);
+      expect(Date.now() - silentAt).toBeLessThan(1500);
+      proxy.silent = false;
+      await waitFor('the held messages', () => got.length === 4, 5000);
+      expect(got).toEqual(['before', 'm1', 'm2', 'm3']);
+    } finally {
+      await proxy.close();
     }
   });
 
