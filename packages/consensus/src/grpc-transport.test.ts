@@ -1,5 +1,7 @@
 import { createHook } from 'node:async_hooks';
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
+import grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ShoalError } from '@shoal/common';
 import { BlackholeProxy } from './blackhole-proxy.js';
@@ -147,6 +149,38 @@ describe('GrpcTransport', () => {
     } finally {
       await proxy.close();
     }
+  });
+
+  it('speaks TLS with the credentials it is given, and an insecure peer cannot reach it', async () => {
+    const testdata = new URL('../testdata/', import.meta.url);
+    const cert = readFileSync(new URL('test-peer.crt', testdata));
+    const key = readFileSync(new URL('test-peer.key', testdata));
+    const tls = (selfId: number): GrpcTransport => {
+      const transport = new GrpcTransport({
+        selfId,
+        listen: '127.0.0.1:0',
+        serverCredentials: grpc.ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false),
+        channelCredentials: grpc.credentials.createSsl(cert),
+        limits: FAST,
+      });
+      opened.push(transport);
+      return transport;
+    };
+    const a = tls(1);
+    const b = tls(2);
+    await Promise.all([a.start(), b.start()]);
+    const got: string[] = [];
+    b.onMessage((from, message) => got.push(`${from}:${text(message)}`));
+    a.setPeer(2, uriOf(b));
+    a.send(2, bytes('sealed'));
+    await waitFor('a message over TLS', () => got.length === 1);
+    expect(got).toEqual(['1:sealed']);
+
+    const plain = await open(3);
+    plain.setPeer(2, uriOf(b));
+    plain.send(2, bytes('in the clear'));
+    await waitFor('a failure', () => plain.stats().sendFailures.has(2));
+    expect(got).toEqual(['1:sealed']);
   });
 
   it('a busy port is a clear start-up error', async () => {
