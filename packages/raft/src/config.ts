@@ -23,6 +23,12 @@ export interface RaftConfig {
   readonly uncommittedBytesMax: number;
   /** Payload bytes of committed entries handed out per Ready (at least one entry). Bounds one apply batch. */
   readonly readyCommittedBytesMax: number;
+  /**
+   * The index the driver's state machine had applied when this node was (re)built, so committed
+   * entries up to it are not handed out again; then initialState().confState must be the
+   * membership at that index. Undefined: from the snapshot (everything after it is re-applied).
+   */
+  readonly applied?: number;
   /** ReadIndex requests waiting for a quorum round on a leader before new ones are 'dropped'. */
   readonly pendingReadsMax: number;
 }

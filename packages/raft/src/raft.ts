@@ -115,6 +115,7 @@ export class RaftNode {
     const { hardState, confState } = storage.initialState();
     assert(hardState.commit >= this.log.committed && hardState.commit <= this.log.lastIndex(), 'stored commit outside the stored log');
     this.log.commitTo(hardState.commit);
+    if (config.applied !== undefined && config.applied > this.log.applied) this.log.appliedTo(logIndex(config.applied));
     this.term = hardState.term;
     this.membership = membershipFromConfState(confState);
     this.becomeFollower(hardState.term, undefined);
@@ -581,8 +582,9 @@ export class RaftNode {
   /** Installs a snapshot unless we already have its last entry; returns whether it did. */
   private restore(s: Snapshot): boolean {
     if (s.meta.index <= this.log.committed) return false;
+    // A snapshot whose config does not list us yet (taken before we were added) is still
+    // installed: the entries after it add us, as they did on the leader.
     const members = membershipFromConfState(s.meta.confState);
-    if (!allPeers(members).includes(this.id)) return false; // a snapshot of a config without us: ignore it
     if (this.log.matchTerm(s.meta.index, s.meta.term)) {
       this.log.commitTo(s.meta.index); // we have the entries: just move the commit forward
       return false;

@@ -173,6 +173,8 @@ export class ScenarioEnv {
       status: (x) => this.forEach(x, (p) => this.print(this.statusLine(p))),
       'raft-log': (x) => this.forEach(x, (p) => this.raftLog(p)),
       compact: (x) => this.compact(x),
+      check: (x) => this.forEach(x, (p) => this.check(p, x)),
+      'check-logs-match': () => this.checkLogsMatch(),
     };
     const h = handlers[c.name];
     assert(h !== undefined, `unknown command ${c.name}`);
@@ -390,6 +392,49 @@ export class ScenarioEnv {
     p.storage.createSnapshot(index, p.confState, encodeApplied(p.applied.filter((a) => a.index <= index)));
     p.storage.compact(index);
     this.raftLog(p);
+  }
+
+  /**
+   * `check [ids] role=leader term=3 lead=1 commit=5 applied=5 last=5 voters=1,2,3`: an explicit
+   * assertion that fails the scenario even under REWRITE=1, so a wrong outcome cannot be frozen
+   * into the expected output unnoticed.
+   */
+  private check(p: Peer, c: Command): void {
+    const s = p.raft.status();
+    const actual: Record<string, string> = {
+      role: s.role,
+      term: String(s.term),
+      lead: s.lead === undefined ? 'none' : String(s.lead),
+      commit: String(s.commit),
+      applied: String(s.applied),
+      last: String(s.lastIndex),
+      voters: s.confState.voters.join(','),
+      learners: s.confState.learners.join(','),
+      outgoing: s.confState.votersOutgoing.join(','),
+      data: p.applied.map((a) => a.data).join(','),
+    };
+    for (const [key, want] of c.options) {
+      assert(key in actual, `check: unknown key ${key}`);
+      if (actual[key] !== want) throw new Error(`check failed on node ${p.id}: ${key}=${actual[key]}, want ${want}`);
+    }
+  }
+
+  /** Log matching: two live nodes holding an entry with the same index and term agree on it and on everything committed before. */
+  private checkLogsMatch(): void {
+    const live = [...this.peers.values()].filter((p) => !p.crashed);
+    for (const a of live) {
+      for (const b of live) {
+        if (a.id >= b.id) continue;
+        const sa = a.raft.status();
+        const sb = b.raft.status();
+        const commit = Math.min(sa.commit, sb.commit);
+        const lo = Math.max(sa.firstIndex, sb.firstIndex);
+        if (lo > commit) continue;
+        const ea = a.raft.entries(logIndex(lo), logIndex(commit + 1)).map(fmtEntry).join();
+        const eb = b.raft.entries(logIndex(lo), logIndex(commit + 1)).map(fmtEntry).join();
+        if (ea !== eb) throw new Error(`committed logs of ${a.id} and ${b.id} differ`);
+      }
+    }
   }
 
   nodeIds(): PeerId[] {

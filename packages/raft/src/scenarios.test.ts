@@ -69,12 +69,26 @@ describe('raft scenarios', () => {
       const original = readFileSync(url, 'utf8');
       const { blocks, trailer } = parse(original);
       const env = new ScenarioEnv();
-      const outputs = blocks.map((b) => env.run(parseCommand(b.command)));
-      const actual = render(blocks, outputs, trailer);
+      const outputs: string[] = [];
+      let failure: unknown;
+      for (const b of blocks) {
+        try {
+          outputs.push(env.run(parseCommand(b.command)));
+        } catch (e) {
+          failure = e;
+          outputs.push(`error: ${e instanceof Error ? e.message : String(e)}`);
+          break;
+        }
+      }
+      const ran = blocks.slice(0, outputs.length);
+      const actual = render(ran, outputs, outputs.length === blocks.length ? trailer : []);
       if (process.env['REWRITE'] === '1') {
-        writeFileSync(url, actual);
+        // A failing check is never frozen in: the file keeps the run up to the failure for reading.
+        writeFileSync(url, failure === undefined ? actual : actual + render(blocks.slice(outputs.length), blocks.slice(outputs.length).map((b) => b.expected), trailer));
+        if (failure !== undefined) throw failure;
         return;
       }
+      if (failure !== undefined) throw failure;
       expect(normalise(actual)).toBe(normalise(render(blocks, blocks.map((b) => b.expected), trailer)));
     });
   }
