@@ -179,9 +179,19 @@ export class GrpcTransport implements Transport {
       return;
     }
     const handler = this.handler;
-    // Without a handler yet (still starting), the messages are acknowledged and lost, as on a
-    // lossy network; Raft re-sends.
-    if (handler !== null) for (const message of batch.messages) handler(batch.fromPeer, message, { uri: batch.fromUri });
+    try {
+      // Without a handler yet (still starting), the messages are acknowledged and lost, as on a
+      // lossy network; Raft re-sends.
+      if (handler !== null) for (const message of batch.messages) handler(batch.fromPeer, message, { uri: batch.fromUri });
+    } catch (error) {
+      // grpc-js would turn a throw into an UNKNOWN status and carry on. A handler that throws is
+      // a programmer error, which must stop the process loudly (STYLE.md §5), not loop as retries.
+      process.nextTick(() => {
+        throw error;
+      });
+      callback({ code: grpc.status.INTERNAL, details: `peer ${this.options.selfId} failed on a message` });
+      return;
+    }
     callback(null, encodeAck({ peer: this.options.selfId, delivered: handler === null ? 0 : batch.messages.length }));
   }
 

@@ -149,5 +149,5 @@ export class LocalTransport implements Transport {
   }
 }
 
-// The receiver gets its own bytes, as over a wire: a sender reusing its buffer changes nothing.
+// The receiver gets its own bytes, as over a wire: what it does with them never reaches the sender.
 const copy = (message: Uint8Array): Uint8Array => message.slice();

@@ -59,7 +59,10 @@ export interface Transport {
   setPeer(id: TransportPeerId, uri: string): void;
   /** Forgets a peer and drops what was queued for it. */
   removePeer(id: TransportPeerId): void;
-  /** Queues a message; false when it was dropped (unknown peer, queue full, too large, closed). Never blocks. */
+  /**
+   * Queues a message; false when it was dropped (unknown peer, queue full, too large, closed).
+   * Never blocks. The transport keeps `message` until it is sent: do not reuse its buffer.
+   */
   send(to: TransportPeerId, message: Uint8Array): boolean;
   /** Sets the one handler of incoming messages (a later call replaces it). */
   onMessage(handler: MessageHandler): void;
