@@ -5,7 +5,7 @@ import type { CollectionMeta } from '@shoal/meta';
 import { createSegment, loadSegment } from '@shoal/segment';
 import { LocalShard, type ShardLogEvent } from '@shoal/shard';
 import { Wal } from '@shoal/wal';
-import type { MetaLog } from './metadata-store.js';
+import { MetadataStore, type MetaLog, type MetaSourceOpener } from './metadata-store.js';
 import type { Replica } from './replica-set.js';
 
 /** Metadata log records kept below the last snapshot, for inspection after incidents. */
@@ -21,6 +21,11 @@ export async function openWalMetaLog(fs: FileSystem, dir: string): Promise<MetaL
     },
     close: () => wal.close(),
   };
+}
+
+/** A standalone node's metadata: a WAL-backed log with snapshots under `<storagePath>/meta`. */
+export function localMetaSource(fs: FileSystem, storagePath: string): MetaSourceOpener {
+  return async (listener) => MetadataStore.open(fs, `${storagePath}/meta`, await openWalMetaLog(fs, `${storagePath}/meta/log`), listener);
 }
 
 export type ShardLog = (meta: CollectionMeta, shardId: number, event: ShardLogEvent) => void;

@@ -26,11 +26,26 @@ export interface MetaLog {
 
 export type MetaListener = (state: MetaState, op: MetaOperation, index: number, outcome: ApplyOutcome) => Promise<void>;
 
+/**
+ * Where a node's metadata comes from: a local durable log on a standalone node (MetadataStore),
+ * Raft in a cluster. Either way every applied operation reaches the listener, in log order, and
+ * the next one waits until the listener is done.
+ */
+export interface MetaSource {
+  readonly state: MetaState;
+  /** Order `op` durably, apply it, run the listener; resolves with the deterministic outcome. */
+  propose(op: MetaOperation): Promise<ApplyOutcome>;
+  close(): Promise<void>;
+}
+
+/** Opens a node's metadata source, given the listener that acts on applied operations. */
+export type MetaSourceOpener = (listener: MetaListener) => Promise<MetaSource>;
+
 /** Entries between snapshots of the state; each snapshot lets the log drop what it covers. */
 const SNAPSHOT_EVERY_ENTRIES = 256;
 const SNAPSHOT_FILE = 'state.snapshot';
 
-export class MetadataStore {
+export class MetadataStore implements MetaSource {
   private stateValue: MetaState;
   private entriesSinceSnapshot = 0;
   /** Proposals are applied one at a time, in log order, listeners included. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryFileSystem, seededRng, ShoalError, type FileSystem, type Filter, type PointStruct } from '@shoal/common';
 import type { CollectionConfig } from '@shoal/meta';
 import { LocalNode } from './node.js';
-import { localShardOpener, openWalMetaLog } from './local-storage.js';
+import { localMetaSource, localShardOpener } from './local-storage.js';
 
 const WRITE = { wait: true, ordering: 'weak' } as const;
 const NONE = { kind: 'none' } as const;
@@ -34,7 +34,7 @@ async function openNode(fs: FileSystem): Promise<LocalNode> {
   const node = new LocalNode({
     fs,
     storagePath: '/storage',
-    openMetaLog: (dir) => openWalMetaLog(fs, dir),
+    openMetaSource: localMetaSource(fs, '/storage'),
     openShard: localShardOpener(fs, () => undefined),
     newPeerId: () => 4503599627370497,
   });

@@ -36,7 +36,7 @@ import type {
   UpdateResult,
   WriteOptions,
 } from './contract.js';
-import { MetadataStore, type MetaLog } from './metadata-store.js';
+import type { MetaSource, MetaSourceOpener } from './metadata-store.js';
 import { ReplicaSet, type Replica } from './replica-set.js';
 import { mergeFacets, mergeOrdered, mergeScroll } from './merge.js';
 
@@ -44,7 +44,8 @@ export interface LocalNodeOptions {
   readonly fs: FileSystem;
   /** Root of this node's storage (storage.storage_path). */
   readonly storagePath: string;
-  readonly openMetaLog: (dir: string) => Promise<MetaLog>;
+  /** The metadata: `localMetaSource(…)` on a standalone node, Raft in a cluster. */
+  readonly openMetaSource: MetaSourceOpener;
   /** Open (creating if missing) one local shard of a collection in `dir`. */
   readonly openShard: (dir: string, meta: CollectionMeta, shardId: number) => Promise<Replica>;
   readonly limits?: Limits;
@@ -63,7 +64,7 @@ function collectionDirName(meta: CollectionMeta): string {
 
 export class LocalNode implements CollectionsService {
   private readonly collections = new Map<string, Collection>();
-  private metadata: MetadataStore | null = null;
+  private metadata: MetaSource | null = null;
   private peerIdValue: number | null = null;
   private operationCounter = 0;
   readonly limits: Limits;
@@ -81,10 +82,7 @@ export class LocalNode implements CollectionsService {
     const { fs } = this.options;
     await fs.mkdirp(this.collectionsDir);
     this.peerIdValue = await this.loadPeerId();
-    const log = await this.options.openMetaLog(`${this.options.storagePath}/meta/log`);
-    this.metadata = await MetadataStore.open(fs, `${this.options.storagePath}/meta`, log, (state, op, _index, outcome) =>
-      this.onApplied(state, op, outcome),
-    );
+    this.metadata = await this.options.openMetaSource((state, op, _index, outcome) => this.onApplied(state, op, outcome));
     const state = this.metadata.state;
     for (const meta of state.collections.values()) await this.openCollection(meta);
     const owned = new Set([...state.collections.values()].map(collectionDirName));

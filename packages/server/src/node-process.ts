@@ -2,7 +2,7 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, NodeFileSystem, type Limits } from '@shoal/common';
-import { LocalNode, localShardOpener, openWalMetaLog } from '@shoal/cluster';
+import { LocalNode, localMetaSource, localShardOpener } from '@shoal/cluster';
 import { createApp } from './app.js';
 import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
@@ -38,7 +38,7 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     fs,
     storagePath: config.storagePath,
     limits,
-    openMetaLog: (dir) => openWalMetaLog(fs, dir),
+    openMetaSource: localMetaSource(fs, config.storagePath),
     openShard: localShardOpener(fs, (meta, shard, event) =>
       logger[event.level]({ collection: meta.name, shard, err: event.cause }, event.message),
     ),
