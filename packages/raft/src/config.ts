@@ -31,6 +31,21 @@ export interface RaftConfig {
   readonly applied?: number;
   /** ReadIndex requests waiting for a quorum round on a leader before new ones are 'dropped'. */
   readonly pendingReadsMax: number;
+  /** Test-only: planted bugs for the simulator to catch (packages/sim). Never set in production. */
+  readonly testHooks?: RaftTestHooks;
+}
+
+/**
+ * Test-only seams, each one a known way to break Raft, so the simulator can prove its invariants
+ * catch it. Every flag defaults to off; production code never sets them.
+ */
+export interface RaftTestHooks {
+  /** A leader commits an entry of an earlier term by counting replicas (ignores Figure 8). */
+  readonly commitEarlierTerms?: boolean;
+  /** A follower takes the leader's commit up to its own last index, not the last index the append proved, so it applies entries that were never committed. */
+  readonly followerCommitPastMatch?: boolean;
+  /** The Ready's hard state leaves out a vote just cast, so the driver sends the vote before it is durable. */
+  readonly voteNotPersisted?: boolean;
 }
 
 /** Fixed per-entry cost counted against msgBytesMax (term, index, kind and framing). */

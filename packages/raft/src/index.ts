@@ -7,6 +7,7 @@ export {
   ENTRY_OVERHEAD_BYTES,
   CONF_CHANGE_BYTES,
   type RaftConfig,
+  type RaftTestHooks,
 } from './config.js';
 export { payloadBytes, wireBytes, EMPTY_CONF_STATE } from './entries.js';
 export { MemoryLogStorage, type ReadonlyLogStorage, type InitialState } from './storage.js';

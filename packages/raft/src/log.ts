@@ -1,6 +1,7 @@
 import { assert } from '@shoal/common';
 import { limitBytes, payloadBytes, wireBytes } from './entries.js';
 import type { Entry, Snapshot } from './messages.js';
+import type { RaftTestHooks } from './config.js';
 import type { ReadonlyLogStorage } from './storage.js';
 import { logIndex, maxIndex, minIndex, term, type LogIndex, type Term } from './types.js';
 
@@ -77,6 +78,7 @@ export class RaftLog {
   constructor(
     private readonly storage: ReadonlyLogStorage,
     private readonly readyCommittedBytesMax: number,
+    private readonly hooks: RaftTestHooks = {},
   ) {
     this.unstable = new Unstable(logIndex(storage.lastIndex() + 1));
     this.committed = logIndex(storage.firstIndex() - 1);
@@ -125,7 +127,8 @@ export class RaftLog {
       assert(conflict > this.committed, `entry ${conflict} conflicts with committed ${this.committed}`);
       this.append(ents.slice(conflict - (index + 1)));
     }
-    this.commitTo(minIndex(committed, lastNew));
+    const bound = this.hooks.followerCommitPastMatch === true ? this.lastIndex() : lastNew;
+    this.commitTo(minIndex(committed, bound));
     return lastNew;
   }
 
@@ -188,7 +191,8 @@ export class RaftLog {
 
   /** Leader side: commit `index` only if it is of the current term (the Figure 8 rule). */
   maybeCommit(index: LogIndex, currentTerm: Term): boolean {
-    if (index <= this.committed || this.term(index) !== currentTerm) return false;
+    if (index <= this.committed) return false;
+    if (this.term(index) !== currentTerm && this.hooks.commitEarlierTerms !== true) return false;
     this.commitTo(index);
     return true;
   }

@@ -110,7 +110,7 @@ export class RaftNode {
     validateConfig(config);
     this.cfg = config;
     this.id = config.id;
-    this.log = new RaftLog(storage, config.readyCommittedBytesMax);
+    this.log = new RaftLog(storage, config.readyCommittedBytesMax, config.testHooks);
     this.readOnly = new ReadOnly(config.pendingReadsMax);
     const { hardState, confState } = storage.initialState();
     assert(hardState.commit >= this.log.committed && hardState.commit <= this.log.lastIndex(), 'stored commit outside the stored log');
@@ -243,7 +243,7 @@ export class RaftNode {
     const snapshot = this.log.unstableSnapshot();
     const rd: Ready = {
       softState: sameSoft(soft, this.prevSoft) ? undefined : soft,
-      hardState: sameHard(hard, this.prevHard) ? undefined : hard,
+      hardState: sameHard(hard, this.prevHard) ? undefined : this.reportedHardState(hard),
       entries,
       snapshot,
       committedEntries: this.log.nextCommittedEntries(),
@@ -280,6 +280,12 @@ export class RaftNode {
       this.hup(true);
     }
     this.checkInvariants();
+  }
+
+  /** The hard state as handed to the driver; only the planted vote bug makes it differ. */
+  private reportedHardState(hard: HardState): HardState {
+    if (this.cfg.testHooks?.voteNotPersisted !== true) return hard;
+    return { ...hard, vote: hard.term === this.prevHard.term ? this.prevHard.vote : undefined };
   }
 
   status(): Status {
