@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 import { fileURLToPath } from 'node:url';
 
 const pkg = (name: string): string => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
-const packages = ['common', 'segment', 'wal', 'shard', 'meta', 'raft', 'consensus', 'cluster', 'api', 'server'];
+const packages = ['common', 'segment', 'wal', 'shard', 'meta', 'raft', 'consensus', 'sim', 'cluster', 'api', 'server'];
 
 export default defineConfig({
   resolve: {
