@@ -329,10 +329,9 @@ export class ConsensusDriver {
   private async transferAway(deadlineMs: number): Promise<ProposalResult> {
     const raft = this.raft;
     if (raft === undefined) return { outcome: 'unavailable', reason: this.unavailable() ?? 'stopped' };
-    const s = raft.status();
     let target: PeerId | undefined;
     let best = -1;
-    for (const [id, pr] of s.progress) {
+    for (const [id, pr] of raft.status().progress) {
       if (id === this.id || pr.isLearner || !this.confState.voters.includes(id) || pr.match <= best) continue;
       target = id;
       best = pr.match;
@@ -340,9 +339,15 @@ export class ConsensusDriver {
     if (target === undefined) return { outcome: 'dropped', reason: 'no other voter to hand leadership to' };
     const to = target;
     this.enqueue({ run: (r) => void r.transferLeader(to), cancel: () => undefined });
-    const timedOut = await this.waitFor(() => this.raft?.status().role !== 'leader', deadlineMs);
-    if (timedOut) return { outcome: 'timeout' };
-    return { outcome: 'not_leader', leader: this.raft?.status().lead };
+    // Done once another leader is known here (stepping down comes a little before that).
+    const handedOver = (): boolean => {
+      const s = this.raft?.status();
+      return s !== undefined && s.role !== 'leader' && s.lead !== undefined && s.lead !== this.id;
+    };
+    await this.waitFor(handedOver, deadlineMs);
+    const now = this.raft?.status();
+    if (now === undefined || now.role === 'leader') return { outcome: 'timeout' };
+    return { outcome: 'not_leader', leader: now.lead };
   }
 
   /** true when the deadline passed first. */
