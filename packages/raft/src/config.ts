@@ -42,8 +42,8 @@ export interface RaftConfig {
 export interface RaftTestHooks {
   /** A leader commits an entry of an earlier term by counting replicas (ignores Figure 8). */
   readonly commitEarlierTerms?: boolean;
-  /** A follower takes the leader's commit up to its own last index, not the last index the append proved, so it applies entries that were never committed. */
-  readonly followerCommitPastMatch?: boolean;
+  /** A follower treats its whole log as committed when it accepts an append, so it applies entries no quorum may hold. */
+  readonly applyUncommitted?: boolean;
   /** The Ready's hard state leaves out a vote just cast, so the driver sends the vote before it is durable. */
   readonly voteNotPersisted?: boolean;
 }

@@ -127,8 +127,7 @@ export class RaftLog {
       assert(conflict > this.committed, `entry ${conflict} conflicts with committed ${this.committed}`);
       this.append(ents.slice(conflict - (index + 1)));
     }
-    const bound = this.hooks.followerCommitPastMatch === true ? this.lastIndex() : lastNew;
-    this.commitTo(minIndex(committed, bound));
+    this.commitTo(this.hooks.applyUncommitted === true ? this.lastIndex() : minIndex(committed, lastNew));
     return lastNew;
   }
 

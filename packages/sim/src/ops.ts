@@ -1,0 +1,62 @@
+import type { Rng } from '@shoal/common';
+import type { CollectionConfig, MetaOperation } from '@shoal/meta';
+
+/**
+ * Random client operations on the metadata state machine. Names come from small pools so that
+ * operations collide (create what exists, alias what was deleted): refusals are deterministic
+ * outcomes too, and every node must refuse the same ones.
+ */
+
+const COLLECTIONS = ['a', 'b', 'c', 'd'];
+const ALIASES = ['x', 'y', 'z'];
+
+function collectionConfig(size: number): CollectionConfig {
+  return {
+    vectors: new Map([['', { size, distance: 'Cosine', onDisk: null, datatype: null }]]),
+    unnamedVectors: true,
+    vectorOverrides: new Map(),
+    shardNumber: 1,
+    replicationFactor: 1,
+    writeConsistencyFactor: 1,
+    shardingMethod: 'auto',
+    onDiskPayload: true,
+    hnsw: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false, payload_m: null },
+    optimizers: {
+      deleted_threshold: 0.2,
+      vacuum_min_vector_number: 1000,
+      default_segment_number: 0,
+      max_segment_size: null,
+      memmap_threshold: null,
+      indexing_threshold: 10000,
+      flush_interval_sec: 5,
+      max_optimization_threads: null,
+    },
+    wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
+    quantization: null,
+    strictMode: null,
+    metadata: null,
+  };
+}
+
+const KEYWORD_INDEX = { type: 'keyword', lookup: null, range: null, isPrincipal: null, isTenant: null, onDisk: null } as const;
+
+const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)] as T;
+
+/** One random operation; `serial` makes payloads distinct so every entry is recognisable. */
+export function randomOperation(rng: Rng, serial: number): MetaOperation {
+  const roll = rng.int(10);
+  const name = pick(rng, COLLECTIONS);
+  if (roll < 3) return { kind: 'create_collection', name, config: collectionConfig(1 + (serial % 64)) };
+  if (roll < 4) return { kind: 'delete_collection', name };
+  if (roll < 7) {
+    const alias = pick(rng, ALIASES);
+    const r = rng.int(3);
+    if (r === 0) return { kind: 'change_aliases', actions: [{ kind: 'create', alias, collection: name }] };
+    if (r === 1) return { kind: 'change_aliases', actions: [{ kind: 'delete', alias }] };
+    return { kind: 'change_aliases', actions: [{ kind: 'rename', oldAlias: alias, newAlias: pick(rng, ALIASES) }] };
+  }
+  if (roll < 9) {
+    return { kind: 'create_field_index', collection: name, field: `f${serial}`, params: KEYWORD_INDEX };
+  }
+  return { kind: 'delete_field_index', collection: name, field: `f${serial - 1 - rng.int(8)}` };
+}
