@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { peerId } from '@shoal/raft';
 import { TestCluster, createCollection, type TestNode } from './driver-harness.js';
 import type { ProposalResult } from './driver-waiters.js';
+import { clusterStatusBody } from './cluster-status.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -71,6 +72,12 @@ describe('ConsensusDriver on three nodes', () => {
     expect(next.id).not.toBe(old.id);
     const during = await commit(c, 'during');
     await converged(c, during.index);
+    // GET /cluster on the new leader: its role, and the failures to reach the dead peer by URI.
+    const body = clusterStatusBody(next.driver.status());
+    expect(body).toMatchObject({ status: 'enabled', peer_id: next.id, raft_info: { role: 'Leader', leader: next.id, is_voter: true } });
+    expect(body.consensus_thread_status).toMatchObject({ consensus_thread_status: 'working' });
+    expect(body.message_send_failures[`local://${old.id}`]?.count).toBeGreaterThan(0);
+    expect(Object.keys(body.peers).sort()).toEqual(['1', '2', '3']);
     await c.restart(old.id, image);
     const after = await commit(c, 'after');
     await converged(c, after.index);

@@ -20,3 +20,4 @@ export {
   type EntryCommand,
   type EntryOutcome,
 } from './applied-state.js';
+export { clusterStatusBody, type ClusterStatusBody } from './cluster-status.js';

@@ -310,21 +310,21 @@ export function encodeMessage(m: Message): Uint8Array {
 function writeBody(w: Writer, m: Message): void {
   switch (m.type) {
     case 'app':
-      w.int(m.index), w.int(m.logTerm), w.int(m.commit), writeEntries(w, m.entries);
+      w.int(m.index); w.int(m.logTerm); w.int(m.commit); writeEntries(w, m.entries);
       return;
     case 'appResp':
-      w.int(m.index), w.u8(m.reject ? 1 : 0), w.int(m.rejectHint), w.int(m.logTerm);
+      w.int(m.index); w.u8(m.reject ? 1 : 0); w.int(m.rejectHint); w.int(m.logTerm);
       return;
     case 'vote':
     case 'preVote':
-      w.int(m.index), w.int(m.logTerm), w.u8(m.transfer ? 1 : 0);
+      w.int(m.index); w.int(m.logTerm); w.u8(m.transfer ? 1 : 0);
       return;
     case 'voteResp':
     case 'preVoteResp':
       w.u8(m.reject ? 1 : 0);
       return;
     case 'heartbeat':
-      w.int(m.commit), w.string(m.context);
+      w.int(m.commit); w.string(m.context);
       return;
     case 'heartbeatResp':
     case 'readIndex':
@@ -337,7 +337,7 @@ function writeBody(w: Writer, m: Message): void {
       w.int(m.commit);
       return;
     case 'readIndexResp':
-      w.int(m.index), w.string(m.context);
+      w.int(m.index); w.string(m.context);
       return;
   }
 }
