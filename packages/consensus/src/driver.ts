@@ -30,7 +30,7 @@ import {
 } from './applied-state.js';
 import { driverLimits, type DriverLimits } from './driver-limits.js';
 import { Waiters, type ProposalResult, type ReadResult } from './driver-waiters.js';
-import type { DurableLogStorage } from './log-store.js';
+import type { DurableLogStorage, PersistBatch } from './log-store.js';
 import { decodeMessage, encodeMessage } from './raft-codec.js';
 import type { MessageOrigin, Transport, TransportPeerId } from './transport.js';
 
@@ -616,7 +616,7 @@ function isEmpty(store: DurableLogStorage): boolean {
 }
 
 /** A snapshot at index 1, term 1 holding the founding voters and their addresses. */
-function bootstrapBatch(peers: ReadonlyMap<PeerId, string>) {
+function bootstrapBatch(peers: ReadonlyMap<PeerId, string>): PersistBatch {
   const voters = [...peers.keys()].sort((a, b) => a - b);
   const state: AppliedState = { meta: { ...EMPTY_META_STATE, appliedIndex: 1 }, peers };
   const snapshot: Snapshot = {
