@@ -6,3 +6,5 @@ export * from './routing.js';
 export * from './merge.js';
 export * from './node.js';
 export * from './local-storage.js';
+export * from './raft-meta-source.js';
+export * from './consensus-node.js';

@@ -20,6 +20,7 @@ import {
 import {
   advanceTo,
   applyEntry,
+  decodeCommand,
   decodeAppliedState,
   encodeAppliedState,
   encodeCommand,
@@ -90,6 +91,18 @@ export interface ConsensusStatus {
   readonly messagesDropped: number;
 }
 
+/**
+ * Told of every applied metadata operation, in log order, each call starting only after the
+ * previous one settled (the owner acts on an operation, e.g. opens a shard, before the next).
+ * Calls run beside Raft, not inside the pump: a slow listener never delays heartbeats or votes.
+ * A listener must not reject (it handles its own failures); a rejection stops the process.
+ */
+export interface ApplyListener {
+  applied(state: MetaState, op: MetaOperation, index: number, outcome: EntryOutcome): Promise<void>;
+  /** The state jumped to an installed snapshot's (a new or far-behind node): act on all of it. */
+  snapshot(state: MetaState, index: number): Promise<void>;
+}
+
 interface Call {
   readonly run: (raft: RaftNode) => void;
   readonly cancel: (reason: string) => void;
@@ -133,6 +146,10 @@ export class ConsensusDriver {
   private lastKnown = { term: 0, commit: 0, leader: undefined as PeerId | undefined, role: undefined as StateRole | undefined };
   private messagesDropped = 0;
   private readSeq = 0;
+  private listener: ApplyListener | undefined;
+  /** Highest index handed to the listener (scheduled), so a replay after a reload is not told twice. */
+  private listenerIndex = 0;
+  private listenerTail: Promise<void> = Promise.resolve();
 
   private constructor(private readonly options: ConsensusDriverOptions) {
     this.id = options.id;
@@ -146,7 +163,20 @@ export class ConsensusDriver {
     await driver.load();
     options.transport.onMessage((from, bytes, origin) => driver.receive(from, bytes, origin));
     await options.transport.start();
+    // Apply the committed entries the log already holds, without waiting for the first input.
+    driver.kick();
     return driver;
+  }
+
+  /**
+   * Sets the one listener of applied operations and returns the state it starts from: every
+   * operation applied after that state reaches the listener, none before it.
+   */
+  setApplyListener(listener: ApplyListener): MetaState {
+    assert(this.listener === undefined, 'one apply listener per driver');
+    this.listener = listener;
+    this.listenerIndex = this.published.meta.appliedIndex;
+    return this.published.meta;
   }
 
   // ------------------------------------------------------------------ inputs
@@ -229,6 +259,7 @@ export class ConsensusDriver {
     this.waiters.stopAll('the consensus driver is closed');
     for (const c of this.calls.splice(0)) c.cancel('the consensus driver is closed');
     while (this.pumping) await this.whenIdle();
+    await this.listenerTail;
     this.raft = undefined;
     this.thread = { status: 'stopped' };
     await this.closeStore();
@@ -483,7 +514,29 @@ export class ConsensusDriver {
       this.syncTransportPeers();
     }
     this.recordHash(e.index, hashAppliedState(this.applied));
+    if (e.kind === 'normal') this.tellListener(e.index, e.data, outcome);
     this.waiters.applied(e.index, e.term, outcome);
+  }
+
+  /** Chains the listener call for a meta operation applied at `index` (once per index). */
+  private tellListener(index: number, data: Uint8Array, outcome: EntryOutcome): void {
+    const listener = this.listener;
+    if (listener === undefined || index <= this.listenerIndex) return;
+    this.listenerIndex = index;
+    let cmd;
+    try {
+      cmd = decodeCommand(data);
+    } catch {
+      return; // refused as undecodable by every node alike; nothing to act on
+    }
+    if (cmd.kind !== 'meta') return;
+    const { op } = cmd;
+    const state = this.applied.meta;
+    this.chainListener(() => listener.applied(state, op, index, outcome));
+  }
+
+  private chainListener(call: () => Promise<void>): void {
+    this.listenerTail = this.listenerTail.then(call).catch((error: unknown) => this.die(error));
   }
 
   private installSnapshot(s: Snapshot): void {
@@ -493,6 +546,13 @@ export class ConsensusDriver {
     this.recordHash(s.meta.index, hashBytes(s.data));
     this.waiters.coveredBySnapshot(s.meta.index);
     this.syncTransportPeers();
+    const listener = this.listener;
+    if (listener !== undefined && s.meta.index > this.listenerIndex) {
+      this.listenerIndex = s.meta.index;
+      const state = this.applied.meta;
+      const index = s.meta.index;
+      this.chainListener(() => listener.snapshot(state, index));
+    }
   }
 
   private recordHash(index: number, hash: string): void {

@@ -2,7 +2,18 @@ import grpc from '@grpc/grpc-js';
 import { assert, ShoalError } from '@shoal/common';
 import { rpcBytesMax, transportLimits, type TransportLimits } from './limits.js';
 import { linkStats, PeerLink, type BatchFailure, type Deliver } from './peer-link.js';
-import { decodeAck, decodeBatch, encodeAck, encodeBatch, p2pSchema, type RaftBatch } from './proto.js';
+import {
+  decodeAck,
+  decodeBatch,
+  decodeControlReply,
+  decodeControlRequest,
+  encodeAck,
+  encodeBatch,
+  encodeControlReply,
+  encodeControlRequest,
+  p2pSchema,
+  type RaftBatch,
+} from './proto.js';
 import {
   checkPeerId,
   type MessageHandler,
@@ -59,6 +70,16 @@ interface PeerEntry {
 
 const identity = (bytes: Buffer): Buffer => bytes;
 
+/**
+ * Answers one Control request (see proto/p2p.proto): `body` and the answer are JSON bytes. A
+ * rejection becomes a failed call (UNAVAILABLE with its message); put refusals the caller should
+ * act on in the answer instead.
+ */
+export type ControlHandler = (kind: string, body: Uint8Array) => Promise<Uint8Array>;
+
+/** Channel purpose of Control calls: a proposal waiting to apply never holds up a Raft batch. */
+export const CONTROL_CHANNEL_PURPOSE = 'control';
+
 /** The p2p transport over gRPC: see Transport, PeerLink (queues and retries) and proto/p2p.proto. */
 export class GrpcTransport implements Transport {
   private readonly limits: TransportLimits;
@@ -66,6 +87,9 @@ export class GrpcTransport implements Transport {
   private server: grpc.Server | null = null;
   private boundPort: number | null = null;
   private handler: MessageHandler | null = null;
+  private controlHandler: ControlHandler | null = null;
+  /** Control clients by gRPC target, made on first use and kept until close(). */
+  private readonly controlClients = new Map<string, grpc.Client>();
   private closed = false;
   private selfUri = '';
 
@@ -86,6 +110,9 @@ export class GrpcTransport implements Transport {
     const server = new grpc.Server(this.serverOptions());
     server.addService(this.serviceDefinition(), {
       send: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.receive(call, callback),
+    });
+    server.addService(this.controlDefinition(), {
+      call: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.answerControl(call, callback),
     });
     const credentials = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
     this.boundPort = await new Promise<number>((resolve, reject) => {
@@ -136,6 +163,40 @@ export class GrpcTransport implements Transport {
     this.handler = handler;
   }
 
+  /** Sets the one handler of incoming Control requests; without one they fail UNAVAILABLE. */
+  onControl(handler: ControlHandler): void {
+    this.controlHandler = handler;
+  }
+
+  /**
+   * One Control request to the node at `uri` (which need not be a known peer: a joining node
+   * asks its bootstrap peer). Rejects with ShoalError 'unavailable' when the call failed (the
+   * request may or may not have been acted on) and 'timeout' when `timeoutMs` passed first.
+   */
+  control(uri: string, kind: string, body: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new ShoalError('unavailable', 'the p2p transport is closed'));
+    const target = grpcTarget(uri);
+    let client = this.controlClients.get(target);
+    if (client === undefined) {
+      client = this.client(target, CONTROL_CHANNEL_PURPOSE);
+      this.controlClients.set(target, client);
+    }
+    const request = encodeControlRequest({ kind, body, clusterId: this.options.clusterId ?? '' });
+    const c = client;
+    return new Promise((resolve, reject) => {
+      c.makeUnaryRequest(p2pSchema().controlPath, identity, identity, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (error, response) => {
+        if (error) {
+          const kindOf = error.code === grpc.status.DEADLINE_EXCEEDED ? 'timeout' : 'unavailable';
+          reject(new ShoalError(kindOf, `${kind} request to ${uri} failed: ${error.details || grpc.status[error.code]}`));
+          return;
+        }
+        const reply = response === undefined ? 'empty ControlReply' : decodeControlReply(response);
+        if (typeof reply === 'string') reject(new ShoalError('unavailable', `${kind} request to ${uri}: ${reply}`));
+        else resolve(reply);
+      });
+    });
+  }
+
   stats(): TransportStats {
     return linkStats([...this.peers].map(([id, entry]) => [id, entry.link] as const));
   }
@@ -145,6 +206,8 @@ export class GrpcTransport implements Transport {
     this.closed = true;
     for (const entry of this.peers.values()) closeEntry(entry);
     this.peers.clear();
+    for (const client of this.controlClients.values()) client.close();
+    this.controlClients.clear();
     // Immediate: a peer's batch cut short is retried by that peer, and Raft tolerates the loss.
     this.server?.forceShutdown();
     this.server = null;
@@ -195,6 +258,34 @@ export class GrpcTransport implements Transport {
     callback(null, encodeAck({ peer: this.options.selfId, delivered: handler === null ? 0 : batch.messages.length }));
   }
 
+  private answerControl(call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+    const request = decodeControlRequest(call.request);
+    if (typeof request === 'string') return callback({ code: grpc.status.INVALID_ARGUMENT, details: request });
+    if (request.clusterId !== (this.options.clusterId ?? '')) {
+      return callback({ code: grpc.status.FAILED_PRECONDITION, details: `request from cluster '${request.clusterId}' reached another cluster` });
+    }
+    const handler = this.controlHandler;
+    if (this.closed || handler === null) return callback({ code: grpc.status.UNAVAILABLE, details: `peer ${this.options.selfId} is not serving requests` });
+    handler(request.kind, request.body).then(
+      (reply) => callback(null, encodeControlReply(reply)),
+      (error: unknown) => callback({ code: grpc.status.UNAVAILABLE, details: error instanceof Error ? error.message : String(error) }),
+    );
+  }
+
+  private controlDefinition(): grpc.ServiceDefinition {
+    return {
+      call: {
+        path: p2pSchema().controlPath,
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: identity,
+        requestDeserialize: identity,
+        responseSerialize: identity,
+        responseDeserialize: identity,
+      },
+    };
+  }
+
   private refusal(batch: RaftBatch): Partial<grpc.StatusObject> | null {
     const selfId = this.options.selfId;
     if (this.closed) return { code: grpc.status.UNAVAILABLE, details: `peer ${selfId} is shutting down` };
@@ -234,10 +325,10 @@ export class GrpcTransport implements Transport {
     };
   }
 
-  private client(target: string): grpc.Client {
+  private client(target: string, purpose = RAFT_CHANNEL_PURPOSE): grpc.Client {
     const credentials = this.options.channelCredentials ?? grpc.credentials.createInsecure();
     const channel = new grpc.Channel(target, credentials, {
-      [CHANNEL_PURPOSE_ARG]: RAFT_CHANNEL_PURPOSE,
+      [CHANNEL_PURPOSE_ARG]: purpose,
       // Its own connection: never multiplexed with another channel's streams to the same peer.
       'grpc.use_local_subchannel_pool': 1,
       'grpc.max_send_message_length': rpcBytesMax(this.limits),

@@ -24,11 +24,22 @@ export interface RaftAck {
   readonly delivered: number;
 }
 
+/** A request of the Control service: `kind` names it, `body` is its JSON. */
+export interface ControlRequest {
+  readonly kind: string;
+  readonly body: Uint8Array;
+  readonly clusterId: string;
+}
+
 interface P2pSchema {
   readonly batch: protobuf.Type;
   readonly ack: protobuf.Type;
   /** gRPC path of RaftTransport.Send, e.g. "/shoal.p2p.RaftTransport/Send". */
   readonly sendPath: string;
+  readonly controlRequest: protobuf.Type;
+  readonly controlReply: protobuf.Type;
+  /** gRPC path of Control.Call. */
+  readonly controlPath: string;
 }
 
 let schema: P2pSchema | null = null;
@@ -41,10 +52,16 @@ export function p2pSchema(): P2pSchema {
   const service = root.lookupService('shoal.p2p.RaftTransport');
   const send = service.methods['Send'];
   assert(send !== undefined, 'p2p.proto has no RaftTransport.Send');
+  const control = root.lookupService('shoal.p2p.Control');
+  const call = control.methods['Call'];
+  assert(call !== undefined, 'p2p.proto has no Control.Call');
   schema = {
     batch: root.lookupType('shoal.p2p.RaftBatch'),
     ack: root.lookupType('shoal.p2p.RaftAck'),
     sendPath: `/${service.fullName.replace(/^\./, '')}/${send.name}`,
+    controlRequest: root.lookupType('shoal.p2p.ControlRequest'),
+    controlReply: root.lookupType('shoal.p2p.ControlReply'),
+    controlPath: `/${control.fullName.replace(/^\./, '')}/${call.name}`,
   };
   return schema;
 }
@@ -84,5 +101,36 @@ export function decodeAck(bytes: Uint8Array): RaftAck | string {
     return { peer, delivered };
   } catch (error) {
     return `malformed RaftAck: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export function encodeControlRequest(request: ControlRequest): Buffer {
+  const type = p2pSchema().controlRequest;
+  return Buffer.from(type.encode(type.create(request)).finish());
+}
+
+export function decodeControlRequest(bytes: Uint8Array): ControlRequest | string {
+  const type = p2pSchema().controlRequest;
+  try {
+    const { kind, body, clusterId } = type.toObject(type.decode(bytes), { defaults: true });
+    if (typeof kind !== 'string' || !(body instanceof Uint8Array) || typeof clusterId !== 'string') return 'malformed ControlRequest';
+    return { kind, body, clusterId };
+  } catch (error) {
+    return `malformed ControlRequest: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export function encodeControlReply(body: Uint8Array): Buffer {
+  const type = p2pSchema().controlReply;
+  return Buffer.from(type.encode(type.create({ body })).finish());
+}
+
+export function decodeControlReply(bytes: Uint8Array): Uint8Array | string {
+  const type = p2pSchema().controlReply;
+  try {
+    const { body } = type.toObject(type.decode(bytes), { defaults: true });
+    return body instanceof Uint8Array ? body : 'malformed ControlReply';
+  } catch (error) {
+    return `malformed ControlReply: ${error instanceof Error ? error.message : String(error)}`;
   }
 }

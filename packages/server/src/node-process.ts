@@ -2,8 +2,9 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, NodeFileSystem, type Limits } from '@shoal/common';
-import { LocalNode, localMetaSource, localShardOpener } from '@shoal/cluster';
+import { ClusterConsensus, LocalNode, localMetaSource, localShardOpener, type MetaSourceOpener, type RaftMetaSource } from '@shoal/cluster';
 import { createApp } from './app.js';
+import { metadataOnlyService } from './cluster-mode.js';
 import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
 import { Metrics } from './metrics.js';
@@ -16,6 +17,8 @@ export interface StartOptions {
   readonly logger: Logger;
   readonly repoRoot: string;
   readonly telemetryId: string;
+  /** Cluster mode (cluster.enabled): this node's p2p URI (--uri) and a member to join (--bootstrap). */
+  readonly cluster?: { readonly uri: string; readonly bootstrap: string | undefined };
 }
 
 export interface RunningNode {
@@ -34,11 +37,31 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   const releaseLock = lockStorage(config.storagePath);
   const fs = new NodeFileSystem();
   const limits: Limits = { ...DEFAULT_LIMITS, requestBytesMax: Math.floor(config.service.maxRequestSizeMb * 1024 * 1024) };
+  let consensus: ClusterConsensus | null = null;
+  let raftSource: RaftMetaSource | null = null;
+  const clusterOptions = options.cluster;
+  // In cluster mode Raft orders the metadata; it starts once LocalNode knows its peer id.
+  const openMetaSource: MetaSourceOpener =
+    clusterOptions === undefined
+      ? localMetaSource(fs, config.storagePath)
+      : async (listener) => {
+          consensus = await ClusterConsensus.start({
+            peerId: node.peerId,
+            uri: clusterOptions.uri,
+            bootstrapUri: clusterOptions.bootstrap,
+            listen: `${config.service.host}:${config.cluster.p2pPort}`,
+            fs,
+            dir: `${config.storagePath}/raft`,
+            log: (level, message, detail) => logger[level](detail, message),
+          });
+          raftSource = consensus.openMetaSource(listener);
+          return raftSource;
+        };
   const node = new LocalNode({
     fs,
     storagePath: config.storagePath,
     limits,
-    openMetaSource: localMetaSource(fs, config.storagePath),
+    openMetaSource,
     openShard: localShardOpener(fs, (meta, shard, event) =>
       logger[event.level]({ collection: meta.name, shard, err: event.cause }, event.message),
     ),
@@ -47,6 +70,8 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   });
   const startedLoading = performance.now();
   await node.open();
+  // The node opened what the metadata held at open; operations applied since reach it now.
+  (raftSource as RaftMetaSource | null)?.start();
   logger.info({ storage: config.storagePath, ms: Math.round(performance.now() - startedLoading) }, 'storage loaded');
 
   const metrics = new Metrics();
@@ -57,11 +82,13 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     startedAt: new Date(),
     telemetryId: options.telemetryId,
     ready: true,
+    cluster: consensus,
   };
+  const service = consensus === null ? node : metadataOnlyService(node);
   const app = createApp({
     config,
     state,
-    registerCollectionRoutes: (target) => registerCollectionRoutes(target, node, { limits }),
+    registerCollectionRoutes: (target) => registerCollectionRoutes(target, service, { limits }),
     onRequestError: (error, path) => logger.error({ err: error, path }, 'unexpected error while serving a request'),
   });
   const server = await listen(app.fetch, config.service.host, config.service.httpPort);
