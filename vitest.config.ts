@@ -10,7 +10,7 @@ export default defineConfig({
     alias: Object.fromEntries(packages.map((name) => [`@shoal/${name}`, pkg(name)])),
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'test/**/*.test.ts', 'test-cluster/**/*.test.ts'],
     exclude: ['**/dist/**', '**/node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
