@@ -199,3 +199,27 @@ describe('GrpcTransport', () => {
     expect(() => a.setPeer(2, 'http://h:1/path')).toThrow(/host:port/);
   });
 });
+
+describe('GrpcTransport control requests', () => {
+  it('answers a request from a node it does not know, and reports a failed handler as unavailable', async () => {
+    const a = await open(1);
+    const b = await open(2);
+    b.onControl(async (kind, body) => {
+      if (kind === 'fail') throw new Error('not today');
+      return bytes(`${kind}:${text(body)}`);
+    });
+    expect(text(await a.control(uriOf(b), 'echo', bytes('hi'), 2000))).toBe('echo:hi');
+    await expect(a.control(uriOf(b), 'fail', bytes(''), 2000)).rejects.toThrow(/not today/);
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const error = await a.control(down, 'echo', bytes(''), 2000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ShoalError);
+    expect((error as ShoalError).kind).toBe('unavailable');
+  });
+
+  it('refuses a request from another cluster', async () => {
+    const a = await open(1, { clusterId: 'red' });
+    const b = await open(2, { clusterId: 'blue' });
+    b.onControl(async () => bytes('yes'));
+    await expect(a.control(uriOf(b), 'echo', bytes(''), 2000)).rejects.toThrow(/another cluster/);
+  });
+});
