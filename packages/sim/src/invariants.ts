@@ -1,12 +1,13 @@
 import type { Entry, HardState, Message, PeerId } from '@shoal/raft';
 import { entryDigest } from './digest.js';
-import type { SimNode } from './node.js';
+import type { NodeView, SimNode } from './node.js';
 
 /** The name of a checked property; a violation names one. */
 export type Invariant =
   | 'one-leader-per-term'
   | 'log-matching'
   | 'leader-completeness'
+  | 'leader-commits-own-term'
   | 'committed-entries-never-change'
   | 'same-applied-sequence'
   | 'same-state-hash'
@@ -36,7 +37,11 @@ interface NodeWatermarks {
   checkedTerm: number | undefined;
   /** Committed entries up to here were compared with the first-seen committed ones. */
   commitCheckedTo: number;
+  /** Applied indexes up to here were compared with what other nodes applied there. */
+  appliedCheckedTo: number;
 }
+
+const freshMarks = (): NodeWatermarks => ({ checkedTo: 0, checkedTerm: undefined, commitCheckedTo: 0, appliedCheckedTo: 0 });
 
 /** How far below the commit index each step re-reads committed entries for changes. */
 const COMMITTED_RECHECK_WINDOW = 8;
@@ -50,9 +55,11 @@ export class Checker {
   private readonly committed = new Map<number, Committed>();
   /** `${index}/${term}` -> digest of the entry and the term of the entry before it. */
   private readonly logEntries = new Map<string, { digest: string; prevTerm: number | undefined }>();
-  private readonly applied = new Map<number, { digest: string; hash: string; node: PeerId }>();
+  private readonly applied = new Map<number, { digest: string | undefined; hash: string; node: PeerId }>();
   private readonly votesSent = new Map<PeerId, Map<number, PeerId>>();
   private readonly marks = new Map<PeerId, NodeWatermarks>();
+  /** The last view of each node as a leader (term and commit), to see its commit index move. */
+  private readonly leading = new Map<PeerId, { term: number; commit: number }>();
   commitsSeen = 0;
 
   leaderTerms(): number {
@@ -61,7 +68,8 @@ export class Checker {
 
   /** A node (re)started: its checks start again from its log's first entry. */
   restarted(id: PeerId, recovered: HardState): void {
-    this.marks.set(id, { checkedTo: 0, checkedTerm: undefined, commitCheckedTo: 0 });
+    this.marks.set(id, freshMarks());
+    this.leading.delete(id);
     for (const [t, candidate] of this.votesSent.get(id) ?? []) {
       const kept = recovered.term > t || (recovered.term === t && recovered.vote === candidate);
       if (!kept) {
@@ -89,33 +97,44 @@ export class Checker {
     votes.set(m.term, candidate);
   }
 
-  /** A node applied `entry`; `hash` is its state hash right after. */
-  appliedEntry(node: PeerId, entry: Entry, hash: string): void {
-    const digest = entryDigest(entry);
-    const seen = this.applied.get(entry.index);
-    if (seen === undefined) {
-      this.applied.set(entry.index, { digest, hash, node });
-      return;
-    }
-    if (seen.digest !== digest) {
-      throw new InvariantBroken('same-applied-sequence', `node ${node} applied ${digest} at ${entry.index}, node ${seen.node} applied ${seen.digest}`);
-    }
-    if (seen.hash !== hash) {
-      throw new InvariantBroken('same-state-hash', `node ${node} has state ${hash.slice(0, 12)} after ${entry.index}, node ${seen.node} had ${seen.hash.slice(0, 12)}`);
-    }
-  }
-
   /** After a step, for every live node. */
   checkNode(n: SimNode): void {
-    const s = n.status();
-    if (s.role === 'leader') this.checkLeader(n, s.term, s.firstIndex);
+    const v = n.view();
+    if (v.isLeader) {
+      this.checkLeader(n, v.term, v.firstIndex, v.lastIndex);
+      this.checkLeaderCommit(n, v);
+    } else this.leading.delete(n.id);
     let marks = this.marks.get(n.id);
-    if (marks === undefined) this.marks.set(n.id, (marks = { checkedTo: 0, checkedTerm: undefined, commitCheckedTo: 0 }));
-    this.checkLog(n, marks, s.firstIndex, s.lastIndex, s.commit);
-    this.checkCommitted(n, marks, s.firstIndex, s.commit, s.term);
+    if (marks === undefined) this.marks.set(n.id, (marks = freshMarks()));
+    this.checkLog(n, marks, v.firstIndex, v.lastIndex, v.commit);
+    this.checkCommitted(n, marks, v);
+    this.checkApplied(n, marks, v);
   }
 
-  private checkLeader(n: SimNode, t: number, firstIndex: number): void {
+  /** Every index a node applied: the same entry and the same state hash as on every other node. */
+  private checkApplied(n: SimNode, marks: NodeWatermarks, v: NodeView): void {
+    for (let i = marks.appliedCheckedTo + 1; i <= v.applied; i++) {
+      const hash = n.stateHashAt(i);
+      if (hash === undefined) continue; // jumped over by a snapshot, or before the node's snapshot
+      const e = i >= v.firstIndex && i <= v.lastIndex ? n.entries(i, i + 1)[0] : undefined;
+      const digest = e === undefined ? undefined : entryDigest(e);
+      const seen = this.applied.get(i);
+      if (seen === undefined) {
+        this.applied.set(i, { digest, hash, node: n.id });
+        continue;
+      }
+      if (digest !== undefined && seen.digest !== undefined && seen.digest !== digest) {
+        throw new InvariantBroken('same-applied-sequence', `node ${n.id} applied ${digest} at ${i}, node ${seen.node} applied ${seen.digest}`);
+      }
+      if (seen.digest === undefined && digest !== undefined) seen.digest = digest;
+      if (seen.hash !== hash) {
+        throw new InvariantBroken('same-state-hash', `node ${n.id} has state ${hash.slice(0, 12)} at ${i}, node ${seen.node} had ${seen.hash.slice(0, 12)}`);
+      }
+    }
+    marks.appliedCheckedTo = Math.max(marks.appliedCheckedTo, v.applied);
+  }
+
+  private checkLeader(n: SimNode, t: number, firstIndex: number, lastIndex: number): void {
     const other = this.leaders.get(t);
     if (other !== undefined) {
       if (other !== n.id) throw new InvariantBroken('one-leader-per-term', `nodes ${other} and ${n.id} both lead term ${t}`);
@@ -125,7 +144,7 @@ export class Checker {
     // First sight of this leader: it must hold every entry committed before its term.
     for (const [index, c] of this.committed) {
       if (c.seenInTerm >= t || index < firstIndex) continue;
-      const e = n.entries(index, index + 1)[0];
+      const e = index <= lastIndex ? n.entries(index, index + 1)[0] : undefined;
       const digest = e === undefined ? 'nothing' : entryDigest(e);
       if (digest !== c.digest) {
         throw new InvariantBroken('leader-completeness', `leader ${n.id} of term ${t} holds ${digest} at ${index}, committed there (seen in term ${c.seenInTerm}) was ${c.digest}`);
@@ -133,9 +152,25 @@ export class Checker {
     }
   }
 
+  /**
+   * The Figure 8 rule, seen from outside: a leader's commit index moves only onto an entry of its
+   * own term (an entry of an earlier term is committed only by committing a later one of its own).
+   * Counting replicas of an older entry commits what a later leader may still overwrite.
+   */
+  private checkLeaderCommit(n: SimNode, v: NodeView): void {
+    const prev = this.leading.get(n.id);
+    this.leading.set(n.id, { term: v.term, commit: v.commit });
+    if (prev === undefined || prev.term !== v.term || v.commit <= prev.commit) return;
+    if (v.commit < v.firstIndex || v.commit > v.lastIndex) return; // compacted right away: not visible
+    const e = n.entries(v.commit, v.commit + 1)[0];
+    if (e !== undefined && e.term !== v.term) {
+      throw new InvariantBroken('leader-commits-own-term', `leader ${n.id} of term ${v.term} moved its commit index to ${v.commit}, an entry of term ${e.term}`);
+    }
+  }
+
   /** Same (index, term) on two nodes: same entry, and the same term before it (so, by induction, the same prefix). */
   private checkLog(n: SimNode, marks: NodeWatermarks, firstIndex: number, lastIndex: number, commit: number): void {
-    if (marks.checkedTo > lastIndex || (marks.checkedTo >= firstIndex && n.entries(marks.checkedTo, marks.checkedTo + 1)[0]?.term !== marks.checkedTerm)) {
+    if (marks.checkedTo > lastIndex || (marks.checkedTo >= firstIndex && marks.checkedTo > 0 && n.entries(marks.checkedTo, marks.checkedTo + 1)[0]?.term !== marks.checkedTerm)) {
       marks.checkedTo = Math.min(commit, lastIndex); // the tail was rewritten (committed entries cannot be)
     }
     const lo = Math.max(firstIndex, marks.checkedTo + 1);
@@ -160,10 +195,11 @@ export class Checker {
     marks.checkedTerm = prev?.term;
   }
 
-  private checkCommitted(n: SimNode, marks: NodeWatermarks, firstIndex: number, commit: number, t: number): void {
+  private checkCommitted(n: SimNode, marks: NodeWatermarks, v: NodeView): void {
+    const { firstIndex, commit, term: t } = v;
     const lo = Math.max(firstIndex, Math.min(marks.commitCheckedTo + 1, commit - COMMITTED_RECHECK_WINDOW));
     if (lo > commit) return;
-    for (const e of n.entries(lo, commit + 1)) {
+    for (const e of n.entries(lo, Math.min(commit, v.lastIndex) + 1)) {
       const digest = entryDigest(e);
       const seen = this.committed.get(e.index);
       if (seen === undefined) {

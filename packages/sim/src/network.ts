@@ -56,9 +56,13 @@ export class SimNetwork {
     return new SimTransport(this, id);
   }
 
-  setHandler(id: TransportPeerId, handler: MessageHandler | null): void {
-    if (handler === null) this.handlers.delete(id);
-    else this.handlers.set(id, handler);
+  setHandler(id: TransportPeerId, handler: MessageHandler): void {
+    this.handlers.set(id, handler);
+  }
+
+  /** Removes `handler` unless a later incarnation of the node replaced it already. */
+  clearHandler(id: TransportPeerId, handler: MessageHandler): void {
+    if (this.handlers.get(id) === handler) this.handlers.delete(id);
   }
 
   setLink(from: TransportPeerId, to: TransportPeerId, up: boolean): void {
@@ -140,6 +144,7 @@ function byTime(a: InFlight, b: InFlight): number {
 /** One node's end of the simulated network. */
 export class SimTransport implements Transport {
   private closed = false;
+  private handler: MessageHandler | undefined = undefined;
   private readonly peers = new Set<TransportPeerId>();
 
   constructor(
@@ -160,13 +165,16 @@ export class SimTransport implements Transport {
   }
 
   send(to: TransportPeerId, message: Uint8Array): boolean {
-    if (this.closed) return false;
+    // As a real transport: nothing goes to a peer it was not told about.
+    if (this.closed || !this.peers.has(to)) return false;
     this.net.submit(this.selfId, to, message);
     return true;
   }
 
   onMessage(handler: MessageHandler): void {
-    if (!this.closed) this.net.setHandler(this.selfId, handler);
+    if (this.closed) return;
+    this.handler = handler;
+    this.net.setHandler(this.selfId, handler);
   }
 
   stats(): TransportStats {
@@ -175,6 +183,6 @@ export class SimTransport implements Transport {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.net.setHandler(this.selfId, null);
+    if (this.handler !== undefined) this.net.clearHandler(this.selfId, this.handler);
   }
 }

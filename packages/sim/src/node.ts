@@ -1,40 +1,52 @@
-import type { FileSystem, Rng } from '@shoal/common';
+import type { Clock, FileSystem, Rng } from '@shoal/common';
 import type { Transport } from '@shoal/consensus';
 import type { MetaOperation } from '@shoal/meta';
-import type { Entry, HardState, Message, PeerId, RaftConfig, Status } from '@shoal/raft';
+import type { Entry, HardState, Message, PeerId, RaftConfig } from '@shoal/raft';
+
+/** What the checks read of one node after a step (its log as stored: after a step nothing is unstable). */
+export interface NodeView {
+  readonly term: number;
+  readonly isLeader: boolean;
+  readonly commit: number;
+  readonly applied: number;
+  /** First entry still in the log (the snapshot index + 1), and the last one. */
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+}
 
 /**
  * What the simulator needs from one node: inputs (tick, a client proposal), and a view for the
- * invariant checks (the Raft status and log, the durable hard state, the applied state).
+ * invariant checks (log, durable hard state, applied state hashes).
  */
 export interface SimNode {
   readonly id: PeerId;
   tick(): void;
-  /** A client proposal; the outcome (not_leader, dropped, committed) is the node's business. */
-  propose(op: MetaOperation): void;
-  status(): Status;
-  /** Log entries [lo, hi) as the node sees them. */
+  /** A client proposal; resolves true once it is applied on this node, false on any other outcome. */
+  propose(op: MetaOperation, deadlineMs: number): Promise<boolean>;
+  view(): NodeView;
+  /** Log entries [lo, hi) within [firstIndex, lastIndex]. */
   entries(lo: number, hi: number): readonly Entry[];
   /** The hard state the node's storage has made durable (what a crash now would keep). */
   durableHardState(): HardState;
-  /** A storage or programmer error the node hit (it stopped), if any. */
-  failure(): unknown;
+  /** Hash of the applied state at `index`, if the node applied it (and still remembers it). */
+  stateHashAt(index: number): string | undefined;
+  /** Resolves once the node has nothing left to do with what it was given. */
+  whenIdle(): Promise<void>;
+  /** The error that stopped the node, if it stopped on its own. */
+  failure(): string | undefined;
   close(): Promise<void>;
 }
 
-/** Told after every applied entry (no-ops and membership changes too): the entry, the state hash after it. */
-export type AppliedObserver = (node: PeerId, entry: Entry, stateHash: string) => void;
-
 export interface NodeStartArgs {
   readonly id: PeerId;
-  /** The initial voters (every node of the simulated cluster). */
+  /** The founding voters (every node of the simulated cluster). */
   readonly voters: readonly PeerId[];
   readonly fs: FileSystem;
   readonly transport: Transport;
+  readonly clock: Clock;
   readonly rng: Rng;
-  /** Raft settings the simulation wants (small limits, planted bugs in testHooks); the driver keeps its own for the rest. */
-  readonly raft: Partial<Omit<RaftConfig, 'id'>>;
-  readonly onApplied: AppliedObserver;
+  /** Raft settings the simulation wants (small limits, planted bugs in testHooks). */
+  readonly raft: Partial<Omit<RaftConfig, 'id' | 'applied'>>;
 }
 
 /** Starts (or restarts, from what `fs` holds) one node. */

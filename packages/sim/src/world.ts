@@ -1,8 +1,8 @@
 import { MemoryFileSystem, seededRng, type Rng } from '@shoal/common';
-import { encodeOperation, type MetaOperation } from '@shoal/meta';
-import { peerId, type Entry, type PeerId, type RaftConfig, type RaftTestHooks } from '@shoal/raft';
+import type { MetaOperation } from '@shoal/meta';
+import { peerId, type PeerId, type RaftConfig, type RaftTestHooks } from '@shoal/raft';
 import { Checker, InvariantBroken, type Invariant } from './invariants.js';
-import { CALM_NETWORK, SimNetwork, type NetworkFaults } from './network.js';
+import { CALM_NETWORK, SimNetwork, type NetworkFaults, type SimTransport } from './network.js';
 import type { NodeFactory, SimNode } from './node.js';
 import { randomOperation } from './ops.js';
 
@@ -44,6 +44,8 @@ export interface SimReport {
   readonly crashes: number;
   readonly partitions: number;
   readonly healedPeriods: number;
+  /** Healed periods in which a leader was found and a proposal to it committed. */
+  readonly livenessChecks: number;
   readonly messagesSent: number;
   readonly messagesDropped: number;
 }
@@ -70,6 +72,7 @@ interface Slot {
   readonly id: PeerId;
   fs: MemoryFileSystem;
   node: SimNode | undefined;
+  transport: SimTransport | undefined;
   /** Simulated time of this node's next tick; its clock runs at its own skewed rate. */
   nextTickMs: number;
   tickMs: number;
@@ -87,6 +90,8 @@ const DOWN_MS_MAX = 1_500;
 const COMMIT_TICKS_MAX = 30;
 /** A fresh leader is cut off at most this long after its election: while its first appends are acknowledged. */
 const ISOLATE_DELAY_MS_MAX = 40;
+/** Client proposals give up after this long (simulated). */
+const PROPOSAL_DEADLINE_MS = 2_000;
 
 export class SimWorld {
   private readonly rng: Rng;
@@ -102,11 +107,13 @@ export class SimWorld {
   private healStartMs = 0;
   /** 0: waiting for a leader; 1: a marker was proposed to it; 2: checked. */
   private livenessPhase = 0;
-  private marker = '';
+  private markerSerial = 0;
   private markerCommitted = false;
+  /** Errors that escaped a node (a driver that died on a broken assertion). */
+  private readonly uncaught: unknown[] = [];
   private readonly tickMs: number;
   private readonly livenessTicks: number;
-  private readonly stats = { crashes: 0, partitions: 0, healedPeriods: 0 };
+  private readonly stats = { crashes: 0, partitions: 0, healedPeriods: 0, livenessChecks: 0 };
   /** A violation found inside a node's callback (which must not swallow it); thrown by the step. */
   private broken: InvariantBroken | undefined = undefined;
   /** A fresh leader to cut off at a given time. */
@@ -120,7 +127,7 @@ export class SimWorld {
     const n = opts.nodes ?? 5;
     for (let k = 1; k <= n; k++) {
       const id = peerId(k);
-      this.slots.push({ id, fs: this.newFs(id), node: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0 });
+      this.slots.push({ id, fs: this.newFs(id), node: undefined, transport: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0 });
     }
   }
 
@@ -129,10 +136,23 @@ export class SimWorld {
   }
 
   async run(): Promise<SimReport> {
-    for (const s of this.slots) await this.start(s);
-    this.beginChaos();
-    for (this.step = 1; this.step <= this.opts.steps; this.step++) await this.guarded(() => this.oneStep());
-    for (const s of this.slots) await s.node?.close();
+    // A driver that hits a broken assertion rethrows it outside any promise (so a real process
+    // exits). Here it is caught and reported as a violation of this seed, not of the test runner.
+    const others = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const capture = (e: unknown): void => void this.uncaught.push(e);
+    process.on('uncaughtException', capture);
+    try {
+      for (const s of this.slots) await this.start(s);
+      this.beginChaos();
+      for (this.step = 1; this.step <= this.opts.steps; this.step++) await this.guarded(() => this.oneStep());
+      for (const s of this.slots) await s.node?.close();
+      await flush();
+      await this.guarded(() => this.reapFailed());
+    } finally {
+      process.removeListener('uncaughtException', capture);
+      for (const l of others) process.on('uncaughtException', l);
+    }
     return {
       seed: this.opts.seed,
       steps: this.opts.steps,
@@ -142,6 +162,7 @@ export class SimWorld {
       crashes: this.stats.crashes,
       partitions: this.stats.partitions,
       healedPeriods: this.stats.healedPeriods,
+      livenessChecks: this.stats.livenessChecks,
       messagesSent: this.net.sent,
       messagesDropped: this.net.dropped,
     };
@@ -187,7 +208,7 @@ export class SimWorld {
         s.node.tick();
       }
     }
-    await settle();
+    await this.settle();
     this.throwBroken();
     await this.reapFailed();
     await this.restartDue();
@@ -207,14 +228,18 @@ export class SimWorld {
     if (Number.isFinite(next) && next > this.nowMs) this.nowMs = next;
   }
 
-  private roles(): string {
-    return this.slots.map((s) => (s.node === undefined ? '-' : `${s.node.status().role[0]}${s.node.status().term}`)).join(' ');
+  /** Who leads, per node ('' for none), to notice new leaders after a step. */
+  private roles(): string[] {
+    return this.slots.map((s) => {
+      const v = s.node?.view();
+      return v?.isLeader === true ? `${v.term}` : '';
+    });
   }
 
-  private noteRoleChanges(before: string): void {
+  private noteRoleChanges(before: readonly string[]): void {
     for (const s of this.slots) {
-      const st = s.node?.status();
-      if (st === undefined || st.role !== 'leader' || before.split(' ')[s.id - 1]?.startsWith('l')) continue;
+      const st = s.node?.view();
+      if (st === undefined || !st.isLeader || before[s.id - 1] === `${st.term}`) continue;
       this.note(`node ${s.id} leads term ${st.term}`);
       if (!this.healed && this.rng.next() < (this.opts.isolateNewLeaderRate ?? 0.1)) {
         this.isolation = { id: s.id, atMs: this.nowMs + this.rng.int(ISOLATE_DELAY_MS_MAX) };
@@ -243,6 +268,12 @@ export class SimWorld {
     this.note(`node ${id} isolated right after its election`);
   }
 
+  /** Lets every node finish what it was given (no real I/O or timers exist here, only promise chains). */
+  private async settle(): Promise<void> {
+    await flush();
+    for (const s of this.slots) await s.node?.whenIdle();
+  }
+
   // ------------------------------------------------------------------ nodes
 
   private newFs(id: PeerId): MemoryFileSystem {
@@ -266,18 +297,15 @@ export class SimWorld {
   private async start(s: Slot): Promise<void> {
     s.incarnation += 1;
     const transport = this.net.transport(s.id);
+    s.transport = transport;
     const node = await this.opts.factory.start({
       id: s.id,
       voters: this.ids,
       fs: s.fs,
       transport,
       rng: seededRng(this.rng.int(2 ** 31)),
+      clock: { nowMs: () => this.nowMs },
       raft: { ...this.opts.raft, testHooks: this.opts.hooks ?? {} },
-      onApplied: (id: PeerId, entry: Entry, hash: string) =>
-        this.record(() => {
-          this.checker.appliedEntry(id, entry, hash);
-          this.onMarkerApplied(entry);
-        }),
     });
     s.node = node;
     // A skewed clock: each incarnation ticks at its own rate, within 10% of the nominal one.
@@ -289,10 +317,11 @@ export class SimWorld {
   /** The process dies: unsynced bytes are lost, the last write may be torn. */
   private crash(s: Slot, how: string): void {
     if (s.node === undefined) return;
-    const node = s.node;
     s.node = undefined;
     s.crashAfterOps = 0;
-    void node.close();
+    // The process is gone: it neither closes nor finishes anything. Its driver is abandoned
+    // mid-flight (its next disk operation fails on the dead file system) and cut off the network.
+    void s.transport?.close();
     this.net.dropFor(s.id);
     s.fs = s.fs.crash(this.rng, { beforeOp: () => this.beforeFsOp(s.id) });
     s.restartAtMs = this.nowMs + 1 + this.rng.int(DOWN_MS_MAX);
@@ -302,10 +331,11 @@ export class SimWorld {
 
   /** A node whose driver stopped: after a crash that is expected; otherwise it is a failure. */
   private async reapFailed(): Promise<void> {
+    const escaped = this.uncaught.shift();
+    if (escaped !== undefined) throw new InvariantBroken('node-failure', `a node threw: ${describe(escaped)}`);
     for (const s of this.slots) {
       const failure = s.node?.failure();
-      if (failure === undefined) continue;
-      if (!s.fs.isCrashed) throw new InvariantBroken('node-failure', `node ${s.id} stopped: ${describe(failure)}`);
+      if (failure !== undefined && !s.fs.isCrashed) throw new InvariantBroken('node-failure', `node ${s.id} stopped: ${failure}`);
     }
   }
 
@@ -339,7 +369,7 @@ export class SimWorld {
     this.healStartMs = this.nowMs;
     this.periodEndMs = this.nowMs + (this.livenessTicks + COMMIT_TICKS_MAX + 10) * this.tickMs;
     this.livenessPhase = 0;
-    this.marker = '';
+    this.markerSerial = 0;
     this.markerCommitted = false;
     this.net.healAll();
     this.net.faults = CALM_NETWORK;
@@ -373,7 +403,7 @@ export class SimWorld {
     if (this.rng.next() < 0.5) this.crash(s, 'between steps');
     else {
       s.crashAfterOps = 1 + this.rng.int(6);
-      this.note(`node ${s.id} will crash at its ${s.crashAfterOps}th next file system operation`);
+      this.note(`node ${s.id} will crash at file system operation ${s.crashAfterOps} from now`);
     }
   }
 
@@ -413,11 +443,19 @@ export class SimWorld {
 
   private leader(): SimNode | undefined {
     let best: SimNode | undefined;
+    let bestTerm = -1;
     for (const s of this.slots) {
-      const st = s.node?.status();
-      if (st?.role === 'leader' && (best === undefined || st.term > best.status().term)) best = s.node;
+      const v = s.node?.view();
+      if (v?.isLeader === true && v.term > bestTerm) {
+        best = s.node;
+        bestTerm = v.term;
+      }
     }
     return best;
+  }
+
+  private deadline(): number {
+    return this.nowMs + PROPOSAL_DEADLINE_MS;
   }
 
   private maybePropose(): void {
@@ -428,11 +466,7 @@ export class SimWorld {
     this.serial += 1;
     const op = randomOperation(this.rng, this.serial);
     this.note(`propose #${this.serial} ${op.kind} at node ${target.id}`);
-    target.propose(op);
-  }
-
-  private onMarkerApplied(entry: Entry): void {
-    if (this.marker !== '' && entry.kind === 'normal' && Buffer.from(entry.data).toString('base64') === this.marker) this.markerCommitted = true;
+    void target.propose(op, this.deadline());
   }
 
   /**
@@ -445,14 +479,18 @@ export class SimWorld {
       const leader = this.leader();
       if (leader === undefined) throw new InvariantBroken('liveness', `no leader ${this.livenessTicks} ticks after the cluster healed`);
       this.serial += 1;
-      const op: MetaOperation = { kind: 'change_aliases', actions: [{ kind: 'delete', alias: `live-${this.serial}` }] };
-      this.marker = Buffer.from(encodeOperation(op)).toString('base64');
-      this.note(`liveness: node ${leader.id} leads; proposing marker #${this.serial}`);
-      leader.propose(op);
+      const serial = this.serial;
+      const op: MetaOperation = { kind: 'change_aliases', actions: [{ kind: 'delete', alias: `live-${serial}` }] };
+      this.note(`liveness: node ${leader.id} leads; proposing marker #${serial}`);
+      void leader.propose(op, this.deadline()).then((applied) => {
+        if (applied && this.markerSerial === serial) this.markerCommitted = true;
+      });
+      this.markerSerial = serial;
       this.livenessPhase = 1;
     } else if (this.livenessPhase === 1 && elapsedTicks >= this.livenessTicks + COMMIT_TICKS_MAX) {
       if (!this.markerCommitted) throw new InvariantBroken('liveness', `a proposal to the leader did not commit within ${COMMIT_TICKS_MAX} ticks of a healed cluster`);
       this.livenessPhase = 2;
+      this.stats.livenessChecks += 1;
     }
   }
 
@@ -476,10 +514,7 @@ export class SimWorld {
   }
 }
 
-/** Lets every pending promise chain of the nodes run (no real I/O or timers exist here). */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function describe(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);

@@ -1,0 +1,49 @@
+import type { RaftTestHooks } from '@shoal/raft';
+import { consensusNodeFactory } from './consensus-node.js';
+import type { SimOptions } from './world.js';
+
+/**
+ * The simulation settings for a seed, derived from the seed alone so that SIM_SEED replays a
+ * run exactly. Seeds rotate through cluster sizes and message sizes: 5 or 3 voters, and every
+ * third seed one entry per append message (slow catch-up, many partial acknowledgements).
+ */
+export function optionsForSeed(seed: number, steps: number): SimOptions {
+  return {
+    seed,
+    steps,
+    factory: consensusNodeFactory,
+    nodes: seed % 2 === 0 ? 3 : 5,
+    raft: seed % 3 === 0 ? { msgBytesMax: 1, inflightMsgsMax: 2 } : { inflightMsgsMax: 8 },
+  };
+}
+
+/** A bug planted in every node's Raft core through RaftConfig.testHooks, and where to look for it. */
+export interface PlantedBug {
+  readonly name: keyof RaftTestHooks;
+  readonly what: string;
+  /** Settings under which the bug shows up quickly (still random faults, still one seed). */
+  readonly options: (seed: number, steps: number) => SimOptions;
+}
+
+export const PLANTED_BUGS: readonly PlantedBug[] = [
+  {
+    name: 'commitEarlierTerms',
+    what: 'skip the Figure 8 check (commit an earlier-term entry by counting replicas)',
+    options: (seed, steps) => ({ ...optionsForSeed(seed, steps), nodes: 3, raft: { msgBytesMax: 1, inflightMsgsMax: 2 } }),
+  },
+  {
+    name: 'voteNotPersisted',
+    what: 'send a vote before it is persisted',
+    options: (seed, steps) => optionsForSeed(seed, steps),
+  },
+  {
+    name: 'applyUncommitted',
+    what: 'apply an entry that is not committed',
+    options: (seed, steps) => ({ ...optionsForSeed(seed, steps), nodes: 5, raft: { msgBytesMax: 1, inflightMsgsMax: 2 } }),
+  },
+];
+
+/** The options of a planted-bug run: the bug switched on and named in the replay command. */
+export function bugOptions(bug: PlantedBug, seed: number, steps: number): SimOptions {
+  return { ...bug.options(seed, steps), hooks: { [bug.name]: true }, bugName: bug.name };
+}
