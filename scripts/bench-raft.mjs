@@ -103,10 +103,18 @@ try {
   await Promise.all(Array.from({ length: CLIENTS }, (_, c) => client(c)));
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
+  // Ticks run on each node's event loop: its worst delay bounds how late a heartbeat can be.
+  let loopDelayMaxMs = 0;
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    const m = /process_event_loop_delay_seconds\{quantile="1"\} ([0-9.e-]+)/.exec(text);
+    if (m) loopDelayMaxMs = Math.max(loopDelayMaxMs, Number(m[1]) * 1000);
+  }
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.ceil((p / 100) * latencies.length) - 1)] ?? NaN;
   console.log(
     `raft proposals on a 3-node loopback cluster: ${Math.round(latencies.length / elapsed)} alias changes/s ` +
-      `(${CLIENTS} clients over 3 nodes, ${latencies.length} in ${elapsed.toFixed(1)} s, p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, errors ${errors})`,
+      `(${CLIENTS} clients over 3 nodes, ${latencies.length} in ${elapsed.toFixed(1)} s, p50 ${pct(50).toFixed(1)} ms, p99 ${pct(99).toFixed(1)} ms, errors ${errors}, ` +
+      `event-loop delay max ${loopDelayMaxMs.toFixed(0)} ms)`,
   );
 } finally {
   for (const n of nodes) n.child.kill('SIGKILL');
