@@ -67,7 +67,7 @@ describe('start-up configuration', () => {
     expect(badType.stderr).toContain('service.grpc_port');
   });
 
-  it('refuses cluster mode it cannot provide rather than running standalone silently', () => {
+  it('refuses --uri without cluster.enabled rather than running standalone silently', () => {
     const result = run({}, ['--uri', 'http://127.0.0.1:6335']);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('cluster mode');
