@@ -19,7 +19,9 @@ export function optionsForSeed(seed: number, steps: number): SimOptions {
 
 /** A bug planted in every node's Raft core through RaftConfig.testHooks, and where to look for it. */
 export interface PlantedBug {
-  readonly name: keyof RaftTestHooks;
+  /** Names the run in the replay command (SIM_BUG=…). */
+  readonly name: string;
+  readonly hook: keyof RaftTestHooks;
   readonly what: string;
   /** Settings under which the bug shows up quickly (still random faults, still one seed). */
   readonly options: (seed: number, steps: number) => SimOptions;
@@ -28,16 +30,33 @@ export interface PlantedBug {
 export const PLANTED_BUGS: readonly PlantedBug[] = [
   {
     name: 'commitEarlierTerms',
+    hook: 'commitEarlierTerms',
     what: 'skip the Figure 8 check (commit an earlier-term entry by counting replicas)',
     options: (seed, steps) => ({ ...optionsForSeed(seed, steps), nodes: 3, raft: { msgBytesMax: 1, inflightMsgsMax: 2 } }),
   },
   {
+    // The same bug, without the commit-rule invariant: its real outcome, a committed entry that a
+    // later leader does not hold. Leaders are cut off right after their commit index moves.
+    name: 'commitEarlierTermsOutcome',
+    hook: 'commitEarlierTerms',
+    what: 'skip the Figure 8 check, caught by its outcome (a committed entry lost)',
+    options: (seed, steps) => ({
+      ...optionsForSeed(seed, steps),
+      nodes: 3,
+      raft: { msgBytesMax: 1, inflightMsgsMax: 2 },
+      isolateAfterCommitRate: 0.3,
+      skipInvariants: ['leader-commits-own-term'],
+    }),
+  },
+  {
     name: 'voteNotPersisted',
+    hook: 'voteNotPersisted',
     what: 'send a vote before it is persisted',
     options: (seed, steps) => optionsForSeed(seed, steps),
   },
   {
     name: 'applyUncommitted',
+    hook: 'applyUncommitted',
     what: 'apply an entry that is not committed',
     options: (seed, steps) => ({ ...optionsForSeed(seed, steps), nodes: 5, raft: { msgBytesMax: 1, inflightMsgsMax: 2 } }),
   },
@@ -45,5 +64,5 @@ export const PLANTED_BUGS: readonly PlantedBug[] = [
 
 /** The options of a planted-bug run: the bug switched on and named in the replay command. */
 export function bugOptions(bug: PlantedBug, seed: number, steps: number): SimOptions {
-  return { ...bug.options(seed, steps), hooks: { [bug.name]: true }, bugName: bug.name };
+  return { ...bug.options(seed, steps), hooks: { [bug.hook]: true }, bugName: bug.name };
 }

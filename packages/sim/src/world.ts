@@ -23,6 +23,10 @@ export interface SimOptions {
   readonly proposeRate?: number;
   /** Probability (during chaos) that a newly elected leader is cut off before its first appends arrive. */
   readonly isolateNewLeaderRate?: number;
+  /** Probability (during chaos) that a leader is cut off just after its commit index moved: followers do not know the commit yet. */
+  readonly isolateAfterCommitRate?: number;
+  /** Invariants not to check (to see what else would catch a planted bug). */
+  readonly skipInvariants?: readonly Invariant[];
   /** Raft settings for every node (small limits make the rare branches common). */
   readonly raft?: Partial<Omit<RaftConfig, 'id' | 'testHooks'>>;
   /** Planted bugs, switched on in every node's Raft core (tests of the checker). */
@@ -80,6 +84,8 @@ interface Slot {
   /** Crash at the n-th file system operation from now (a crash in the middle of a write). */
   crashAfterOps: number;
   incarnation: number;
+  /** The commit index this node had when last seen leading. */
+  leaderCommit: number;
 }
 
 const TRACE_MAX = 40;
@@ -96,7 +102,7 @@ const PROPOSAL_DEADLINE_MS = 2_000;
 export class SimWorld {
   private readonly rng: Rng;
   private readonly net: SimNetwork;
-  readonly checker = new Checker();
+  readonly checker: Checker;
   private readonly slots: Slot[] = [];
   private readonly trace: string[] = [];
   private nowMs = 0;
@@ -121,13 +127,14 @@ export class SimWorld {
 
   constructor(private readonly opts: SimOptions) {
     this.rng = seededRng(opts.seed);
+    this.checker = new Checker(opts.skipInvariants ?? []);
     this.tickMs = opts.tickMs ?? 10;
     this.livenessTicks = opts.livenessTicks ?? 120;
     this.net = new SimNetwork(this.rng, () => this.nowMs, (from, to, bytes) => this.observeSend(from, to, bytes));
     const n = opts.nodes ?? 5;
     for (let k = 1; k <= n; k++) {
       const id = peerId(k);
-      this.slots.push({ id, fs: this.newFs(id), node: undefined, transport: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0 });
+      this.slots.push({ id, fs: this.newFs(id), node: undefined, transport: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0, leaderCommit: 0 });
     }
   }
 
@@ -239,12 +246,24 @@ export class SimWorld {
   private noteRoleChanges(before: readonly string[]): void {
     for (const s of this.slots) {
       const st = s.node?.view();
-      if (st === undefined || !st.isLeader || before[s.id - 1] === `${st.term}`) continue;
+      if (st === undefined || !st.isLeader) continue;
+      if (before[s.id - 1] === `${st.term}`) {
+        this.maybeIsolateAfterCommit(s, st.commit);
+        continue;
+      }
+      s.leaderCommit = st.commit;
       this.note(`node ${s.id} leads term ${st.term}`);
       if (!this.healed && this.rng.next() < (this.opts.isolateNewLeaderRate ?? 0.1)) {
         this.isolation = { id: s.id, atMs: this.nowMs + this.rng.int(ISOLATE_DELAY_MS_MAX) };
       }
     }
+  }
+
+  private maybeIsolateAfterCommit(s: Slot, commit: number): void {
+    const moved = commit > s.leaderCommit;
+    s.leaderCommit = commit;
+    if (!moved || this.healed || this.isolation !== undefined) return;
+    if (this.rng.next() < (this.opts.isolateAfterCommitRate ?? 0.02)) this.isolation = { id: s.id, atMs: this.nowMs + this.rng.int(ISOLATE_DELAY_MS_MAX / 4) };
   }
 
   private maybeIsolate(): void {
