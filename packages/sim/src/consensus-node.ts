@@ -1,7 +1,7 @@
 import { ConsensusDriver, decodeMessage, RaftLogStore, type DriverLimits } from '@shoal/consensus';
 import type { MetaOperation } from '@shoal/meta';
 import { logIndex, type Entry, type HardState, type PeerId } from '@shoal/raft';
-import type { NodeFactory, NodeStartArgs, NodeView, SimNode } from './node.js';
+import type { MembershipChange, NodeFactory, NodeStartArgs, NodeView, SimNode } from './node.js';
 
 /**
  * One simulated node: the real ConsensusDriver (real Raft core, real durable log store on the
@@ -24,6 +24,17 @@ class ConsensusSimNode implements SimNode {
     return r.outcome === 'applied';
   }
 
+  async changeMembership(change: MembershipChange, deadlineMs: number): Promise<string> {
+    const d = this.driver;
+    const r =
+      change.kind === 'addLearner'
+        ? await d.addLearner(change.peer, change.uri, deadlineMs)
+        : change.kind === 'promote'
+          ? await d.promote(change.peer, deadlineMs)
+          : await d.removePeer(change.peer, deadlineMs);
+    return r.outcome;
+  }
+
   view(): NodeView {
     const s = this.driver.status();
     const store = this.store();
@@ -34,6 +45,9 @@ class ConsensusSimNode implements SimNode {
       applied: s.applied,
       firstIndex: store?.firstIndex() ?? 1,
       lastIndex: store?.lastIndex() ?? 0,
+      voters: s.confState.voters,
+      votersOutgoing: s.confState.votersOutgoing,
+      learners: s.confState.learners,
     };
   }
 
@@ -88,7 +102,7 @@ export const consensusNodeFactory: NodeFactory = {
       rng: args.rng,
       raft: { electionTicks: 10, heartbeatTicks: 2, ...args.raft },
       limits: SIM_DRIVER_LIMITS,
-      bootstrap: new Map(args.voters.map((id) => [id, `sim://${id}`] as const)),
+      ...(args.voters.length === 0 ? {} : { bootstrap: new Map(args.voters.map((id) => [id, `sim://${id}`] as const)) }),
     });
     return new ConsensusSimNode(args.id, driver, () => store);
   },

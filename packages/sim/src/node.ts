@@ -12,7 +12,17 @@ export interface NodeView {
   /** First entry still in the log (the snapshot index + 1), and the last one. */
   readonly firstIndex: number;
   readonly lastIndex: number;
+  /** The membership this node applied (incoming voters, outgoing voters while joint, learners). */
+  readonly voters: readonly PeerId[];
+  readonly votersOutgoing: readonly PeerId[];
+  readonly learners: readonly PeerId[];
 }
+
+/** A membership change asked of a node (its leader, normally). */
+export type MembershipChange =
+  | { readonly kind: 'addLearner'; readonly peer: PeerId; readonly uri: string }
+  | { readonly kind: 'promote'; readonly peer: PeerId }
+  | { readonly kind: 'remove'; readonly peer: PeerId };
 
 /**
  * What the simulator needs from one node: inputs (tick, a client proposal), and a view for the
@@ -23,6 +33,8 @@ export interface SimNode {
   tick(): void;
   /** A client proposal; resolves true once it is applied on this node, false on any other outcome. */
   propose(op: MetaOperation, deadlineMs: number): Promise<boolean>;
+  /** Resolves with the outcome's name ('applied', 'not_leader', 'dropped', …). */
+  changeMembership(change: MembershipChange, deadlineMs: number): Promise<string>;
   view(): NodeView;
   /** Log entries [lo, hi) within [firstIndex, lastIndex]. */
   entries(lo: number, hi: number): readonly Entry[];
@@ -39,7 +51,7 @@ export interface SimNode {
 
 export interface NodeStartArgs {
   readonly id: PeerId;
-  /** The founding voters (every node of the simulated cluster). */
+  /** The founding voters, for a node that founds the cluster; empty for a node that joins it. */
   readonly voters: readonly PeerId[];
   readonly fs: FileSystem;
   readonly transport: Transport;

@@ -4,8 +4,9 @@ import type { SimOptions } from './world.js';
 
 /**
  * The simulation settings for a seed, derived from the seed alone so that SIM_SEED replays a
- * run exactly. Seeds rotate through cluster sizes and message sizes: 5 or 3 voters, and every
- * third seed one entry per append message (slow catch-up, many partial acknowledgements).
+ * run exactly. Seeds rotate through cluster sizes and message sizes: 5 or 3 founding voters,
+ * every third seed one entry per append message (slow catch-up, many partial acknowledgements),
+ * and half of the seeds change membership under the faults (join, promote, remove, the leader too).
  */
 export function optionsForSeed(seed: number, steps: number): SimOptions {
   return {
@@ -14,6 +15,7 @@ export function optionsForSeed(seed: number, steps: number): SimOptions {
     factory: consensusNodeFactory,
     nodes: seed % 2 === 0 ? 3 : 5,
     raft: seed % 3 === 0 ? { msgBytesMax: 1, inflightMsgsMax: 2 } : { inflightMsgsMax: 8 },
+    membershipRate: seed % 4 < 2 ? 0.004 : 0,
   };
 }
 

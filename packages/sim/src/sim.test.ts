@@ -48,7 +48,7 @@ function registerCiTests(): void {
     console.log(`sim: ${seedsRun} seeds x ${STEPS} steps, violations ${violations}, planted bugs caught ${bugsCaught} of ${PLANTED_BUGS.length} (${secs} s)`);
   });
 
-  it(`keeps every invariant over ${SEEDS} seeds x ${STEPS} steps of crashes, partitions, loss, duplication and reordering`, async () => {
+  it(`keeps every invariant over ${SEEDS} seeds x ${STEPS} steps of crashes, partitions, loss, duplication, reordering and membership changes`, async () => {
     const reports: SimReport[] = [];
     for (let seed = 1; seed <= SEEDS; seed++) {
       try {
@@ -64,15 +64,18 @@ function registerCiTests(): void {
       `sim: ${total(reports, 'leaderTerms')} leader terms, ${total(reports, 'commits')} committed entries, ` +
         `${total(reports, 'crashes')} crashes, ${total(reports, 'partitions')} partitions, ` +
         `${total(reports, 'livenessChecks')} healed periods with a leader and a commit, ` +
+        `${total(reports, 'membershipChanges')} membership changes, ` +
         `${total(reports, 'messagesSent')} messages (${total(reports, 'messagesDropped')} lost)`,
     );
     // The run must have exercised the cluster, not idled: elections, commits, faults, recoveries
-    // (8000 steps of one seed see about 14 leader terms, 160 commits, 20 crashes, 3 healed periods).
+    // (8000 steps of one seed see about 14 leader terms, 160 commits, 20 crashes, 3 healed
+    // periods, and 2-3 membership changes on average).
     const scale = (SEEDS * STEPS) / 8_000;
     expect(total(reports, 'leaderTerms')).toBeGreaterThan(scale * 5);
     expect(total(reports, 'commits')).toBeGreaterThan(scale * 50);
     expect(total(reports, 'crashes')).toBeGreaterThan(scale * 5);
     expect(total(reports, 'livenessChecks')).toBeGreaterThan(scale);
+    expect(total(reports, 'membershipChanges')).toBeGreaterThan(scale);
   }, soak ? 4 * 3_600_000 : 900_000);
 
   for (const bug of PLANTED_BUGS) {

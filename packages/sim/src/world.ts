@@ -3,7 +3,7 @@ import type { MetaOperation } from '@shoal/meta';
 import { peerId, type PeerId, type RaftConfig, type RaftTestHooks } from '@shoal/raft';
 import { Checker, InvariantBroken, type Invariant } from './invariants.js';
 import { CALM_NETWORK, SimNetwork, type NetworkFaults, type SimTransport } from './network.js';
-import type { NodeFactory, SimNode } from './node.js';
+import type { MembershipChange, NodeFactory, SimNode } from './node.js';
 import { randomOperation } from './ops.js';
 
 /**
@@ -25,6 +25,8 @@ export interface SimOptions {
   readonly isolateNewLeaderRate?: number;
   /** Probability (during chaos) that a leader is cut off just after its commit index moved: followers do not know the commit yet. */
   readonly isolateAfterCommitRate?: number;
+  /** Probability per step (during chaos) of a membership change: add a learner, promote one, remove a voter (the leader too). */
+  readonly membershipRate?: number;
   /** Invariants not to check (to see what else would catch a planted bug). */
   readonly skipInvariants?: readonly Invariant[];
   /** Raft settings for every node (small limits make the rare branches common). */
@@ -50,6 +52,8 @@ export interface SimReport {
   readonly healedPeriods: number;
   /** Healed periods in which a leader was found and a proposal to it committed. */
   readonly livenessChecks: number;
+  /** Membership changes applied (learners added and promoted, voters removed). */
+  readonly membershipChanges: number;
   readonly messagesSent: number;
   readonly messagesDropped: number;
 }
@@ -86,6 +90,8 @@ interface Slot {
   incarnation: number;
   /** The commit index this node had when last seen leading. */
   leaderCommit: number;
+  /** Founded the cluster (bootstraps an empty disk) rather than joined it. */
+  readonly founder: boolean;
 }
 
 const TRACE_MAX = 40;
@@ -96,6 +102,9 @@ const DOWN_MS_MAX = 1_500;
 const COMMIT_TICKS_MAX = 30;
 /** A fresh leader is cut off at most this long after its election: while its first appends are acknowledged. */
 const ISOLATE_DELAY_MS_MAX = 40;
+/** Members (voters and learners) the cluster grows to at most, and nodes a run starts at most. */
+const MEMBERS_MAX = 5;
+const SLOTS_MAX = 9;
 /** Client proposals give up after this long (simulated). */
 const PROPOSAL_DEADLINE_MS = 2_000;
 
@@ -119,7 +128,7 @@ export class SimWorld {
   private readonly uncaught: unknown[] = [];
   private readonly tickMs: number;
   private readonly livenessTicks: number;
-  private readonly stats = { crashes: 0, partitions: 0, healedPeriods: 0, livenessChecks: 0 };
+  private readonly stats = { crashes: 0, partitions: 0, healedPeriods: 0, livenessChecks: 0, membershipChanges: 0 };
   /** A violation found inside a node's callback (which must not swallow it); thrown by the step. */
   private broken: InvariantBroken | undefined = undefined;
   /** A fresh leader to cut off at a given time. */
@@ -132,10 +141,11 @@ export class SimWorld {
     this.livenessTicks = opts.livenessTicks ?? 120;
     this.net = new SimNetwork(this.rng, () => this.nowMs, (from, to, bytes) => this.observeSend(from, to, bytes));
     const n = opts.nodes ?? 5;
-    for (let k = 1; k <= n; k++) {
-      const id = peerId(k);
-      this.slots.push({ id, fs: this.newFs(id), node: undefined, transport: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0, leaderCommit: 0 });
-    }
+    for (let k = 1; k <= n; k++) this.slots.push(this.newSlot(peerId(k), true));
+  }
+
+  private newSlot(id: PeerId, founder: boolean): Slot {
+    return { id, fs: this.newFs(id), node: undefined, transport: undefined, nextTickMs: 0, tickMs: this.tickMs, restartAtMs: 0, crashAfterOps: 0, incarnation: 0, leaderCommit: 0, founder };
   }
 
   get ids(): PeerId[] {
@@ -170,6 +180,7 @@ export class SimWorld {
       partitions: this.stats.partitions,
       healedPeriods: this.stats.healedPeriods,
       livenessChecks: this.stats.livenessChecks,
+      membershipChanges: this.stats.membershipChanges,
       messagesSent: this.net.sent,
       messagesDropped: this.net.dropped,
     };
@@ -204,6 +215,7 @@ export class SimWorld {
       else await this.beginHeal();
     }
     if (!this.healed) await this.maybeFault();
+    if (!this.healed) await this.maybeChangeMembership();
     this.maybePropose();
     this.advanceClock();
     const rolesBefore = this.roles();
@@ -319,7 +331,7 @@ export class SimWorld {
     s.transport = transport;
     const node = await this.opts.factory.start({
       id: s.id,
-      voters: this.ids,
+      voters: s.founder ? this.slots.filter((x) => x.founder).map((x) => x.id) : [],
       fs: s.fs,
       transport,
       rng: seededRng(this.rng.int(2 ** 31)),
@@ -475,6 +487,38 @@ export class SimWorld {
 
   private deadline(): number {
     return this.nowMs + PROPOSAL_DEADLINE_MS;
+  }
+
+  /**
+   * Membership under faults: a new node joins as a learner, a learner is promoted, a voter (the
+   * leader too) is removed, down to one voter. Asked of the leader; refusals are outcomes too.
+   */
+  private async maybeChangeMembership(): Promise<void> {
+    if (this.rng.next() >= (this.opts.membershipRate ?? 0)) return;
+    const leader = this.leader();
+    if (leader === undefined) return;
+    const v = leader.view();
+    const members = v.voters.length + v.learners.length;
+    const roll = this.rng.next();
+    let change: MembershipChange | undefined;
+    if (v.learners.length > 0 && roll < 0.4) change = { kind: 'promote', peer: v.learners[this.rng.int(v.learners.length)]! };
+    else if (members < MEMBERS_MAX && roll < 0.7 && this.slots.length < SLOTS_MAX) change = await this.join();
+    else if (v.voters.length > 1 && v.votersOutgoing.length === 0) change = { kind: 'remove', peer: v.voters[this.rng.int(v.voters.length)]! };
+    if (change === undefined) return;
+    const what = `${change.kind} ${change.peer}`;
+    this.note(`membership: ${what} asked of node ${leader.id}`);
+    void leader.changeMembership(change, this.deadline()).then((outcome) => {
+      this.note(`membership: ${what}: ${outcome}`);
+      if (outcome === 'applied') this.stats.membershipChanges += 1;
+    });
+  }
+
+  /** Starts a node with an empty disk that will join the cluster. */
+  private async join(): Promise<MembershipChange> {
+    const slot = this.newSlot(peerId(this.slots.length + 1), false);
+    this.slots.push(slot);
+    await this.start(slot);
+    return { kind: 'addLearner', peer: slot.id, uri: `sim://${slot.id}` };
   }
 
   private maybePropose(): void {
