@@ -70,7 +70,9 @@ function registerCiTests(): void {
     // The run must have exercised the cluster, not idled: elections, commits, faults, recoveries
     // (8000 steps of one seed see about 14 leader terms, 160 commits, 20 crashes, 3 healed
     // periods, and 2-3 membership changes on average).
+    // Floors hold for runs of 10 seeds x 8000 steps or more (a tiny custom run may see no crash).
     const scale = (SEEDS * STEPS) / 8_000;
+    if (scale < 10) return;
     expect(total(reports, 'leaderTerms')).toBeGreaterThan(scale * 5);
     expect(total(reports, 'commits')).toBeGreaterThan(scale * 50);
     expect(total(reports, 'crashes')).toBeGreaterThan(scale * 5);
