@@ -30,6 +30,20 @@ async function converged(c: TestCluster, index: number, nodes: TestNode[] = c.li
   return hash!;
 }
 
+describe('ConsensusDriver.close', () => {
+  it('returns and stops working when input is still queued (it used to spin on microtasks forever)', async () => {
+    const c = (cluster = await TestCluster.founded(9, [1, 2, 3]));
+    await c.leader();
+    const node = c.node(1);
+    for (let i = 0; i < 5; i++) node.driver.tick();
+    node.live = false;
+    await node.driver.close();
+    // With the spin, microtasks never end and this macrotask never runs: the test times out.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(node.driver.status().thread.status).not.toBe('working');
+  }, 10_000);
+});
+
 describe('ConsensusDriver on three nodes', () => {
   it('elects a leader, commits metadata operations, and every node holds the same state at the same index', async () => {
     const c = (cluster = await TestCluster.founded(1, [1, 2, 3]));

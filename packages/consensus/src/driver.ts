@@ -421,8 +421,9 @@ export class ConsensusDriver {
 
   // ------------------------------------------------------------------ the pump
 
+  /** Nothing is work once closed: the pump returns at once then, and kick() would spin on it. */
   private hasWork(): boolean {
-    return this.raft !== undefined && (this.inbox.length > 0 || this.calls.length > 0 || this.ticks > 0 || this.raft.hasReady());
+    return !this.closed && this.raft !== undefined && (this.inbox.length > 0 || this.calls.length > 0 || this.ticks > 0 || this.raft.hasReady());
   }
 
   private kick(): void {
