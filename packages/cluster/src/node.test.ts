@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryFileSystem, seededRng, ShoalError, type FileSystem, type Filter, type PointStruct } from '@shoal/common';
-import type { CollectionConfig } from '@shoal/meta';
+import { collectionConfig, type CollectionConfig } from '@shoal/meta';
 import { LocalNode } from './node.js';
 import { localMetaSource, localShardOpener } from './local-storage.js';
 
@@ -9,25 +9,7 @@ const NONE = { kind: 'none' } as const;
 const ALL = { kind: 'all' } as const;
 
 function config(shardNumber: number, size = 3): CollectionConfig {
-  return {
-    vectors: new Map([['', { size, distance: 'Euclid', onDisk: null, datatype: null }]]),
-    unnamedVectors: true,
-    vectorOverrides: new Map(),
-    shardNumber,
-    replicationFactor: 1,
-    writeConsistencyFactor: 1,
-    shardingMethod: 'auto',
-    onDiskPayload: true,
-    hnsw: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false, payload_m: null },
-    optimizers: {
-      deleted_threshold: 0.2, vacuum_min_vector_number: 1000, default_segment_number: 0, max_segment_size: null,
-      memmap_threshold: null, indexing_threshold: 10000, flush_interval_sec: 5, max_optimization_threads: null,
-    },
-    wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
-    quantization: null,
-    strictMode: null,
-    metadata: null,
-  };
+  return collectionConfig(size, 'Euclid', { shardNumber });
 }
 
 async function openNode(fs: FileSystem): Promise<LocalNode> {

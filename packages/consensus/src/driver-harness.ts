@@ -1,5 +1,5 @@
 import { MemoryFileSystem, ShoalError, seededRng, type MemoryFileSystemOptions, type Rng } from '@shoal/common';
-import type { CollectionConfig, MetaOperation } from '@shoal/meta';
+import { collectionConfig, type CollectionConfig, type MetaOperation } from '@shoal/meta';
 import { peerId, type PeerId } from '@shoal/raft';
 import { ConsensusDriver } from './driver.js';
 import type { DriverLimits } from './driver-limits.js';
@@ -13,31 +13,7 @@ import { RaftLogStore } from './log-store.js';
  */
 export const TICK_MS = 100;
 
-export const COLLECTION_CONFIG: CollectionConfig = {
-  vectors: new Map([['', { size: 4, distance: 'Cosine', onDisk: null, datatype: null }]]),
-  unnamedVectors: true,
-  vectorOverrides: new Map(),
-  shardNumber: 1,
-  replicationFactor: 1,
-  writeConsistencyFactor: 1,
-  shardingMethod: 'auto',
-  onDiskPayload: true,
-  hnsw: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false, payload_m: null },
-  optimizers: {
-    deleted_threshold: 0.2,
-    vacuum_min_vector_number: 1000,
-    default_segment_number: 0,
-    max_segment_size: null,
-    memmap_threshold: null,
-    indexing_threshold: 10000,
-    flush_interval_sec: 5,
-    max_optimization_threads: null,
-  },
-  wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
-  quantization: null,
-  strictMode: null,
-  metadata: null,
-};
+export const COLLECTION_CONFIG: CollectionConfig = collectionConfig(4);
 
 export const createCollection = (name: string): MetaOperation => ({ kind: 'create_collection', name, config: COLLECTION_CONFIG });
 

@@ -1,3 +1,4 @@
 export * from './types.js';
 export * from './state.js';
 export * from './codec.js';
+export * from './defaults.js';

@@ -2,32 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { apply, EMPTY_META_STATE, resolveCollection, type MetaState } from './state.js';
 import { decodeOperation, decodeState, encodeOperation, encodeState, stateHash } from './codec.js';
 import type { CollectionConfig, MetaOperation } from './types.js';
+import { collectionConfig } from './defaults.js';
 
-const config: CollectionConfig = {
-  vectors: new Map([['', { size: 4, distance: 'Cosine', onDisk: null, datatype: null }]]),
-  unnamedVectors: true,
-  vectorOverrides: new Map(),
-  shardNumber: 1,
-  replicationFactor: 1,
-  writeConsistencyFactor: 1,
-  shardingMethod: 'auto',
-  onDiskPayload: true,
-  hnsw: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false, payload_m: null },
-  optimizers: {
-    deleted_threshold: 0.2,
-    vacuum_min_vector_number: 1000,
-    default_segment_number: 0,
-    max_segment_size: null,
-    memmap_threshold: null,
-    indexing_threshold: 10000,
-    flush_interval_sec: 5,
-    max_optimization_threads: null,
-  },
-  wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
-  quantization: null,
-  strictMode: null,
-  metadata: null,
-};
+const config: CollectionConfig = collectionConfig(4);
 
 function run(ops: MetaOperation[]): { state: MetaState; outcomes: boolean[] } {
   let state = EMPTY_META_STATE;

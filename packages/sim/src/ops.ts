@@ -1,5 +1,5 @@
 import type { Rng } from '@shoal/common';
-import type { CollectionConfig, MetaOperation } from '@shoal/meta';
+import { collectionConfig, type MetaOperation } from '@shoal/meta';
 
 /**
  * Random client operations on the metadata state machine. Names come from small pools so that
@@ -10,33 +10,6 @@ import type { CollectionConfig, MetaOperation } from '@shoal/meta';
 const COLLECTIONS = ['a', 'b', 'c', 'd'];
 const ALIASES = ['x', 'y', 'z'];
 
-function collectionConfig(size: number): CollectionConfig {
-  return {
-    vectors: new Map([['', { size, distance: 'Cosine', onDisk: null, datatype: null }]]),
-    unnamedVectors: true,
-    vectorOverrides: new Map(),
-    shardNumber: 1,
-    replicationFactor: 1,
-    writeConsistencyFactor: 1,
-    shardingMethod: 'auto',
-    onDiskPayload: true,
-    hnsw: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false, payload_m: null },
-    optimizers: {
-      deleted_threshold: 0.2,
-      vacuum_min_vector_number: 1000,
-      default_segment_number: 0,
-      max_segment_size: null,
-      memmap_threshold: null,
-      indexing_threshold: 10000,
-      flush_interval_sec: 5,
-      max_optimization_threads: null,
-    },
-    wal: { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 },
-    quantization: null,
-    strictMode: null,
-    metadata: null,
-  };
-}
 
 const KEYWORD_INDEX = { type: 'keyword', lookup: null, range: null, isPrincipal: null, isTenant: null, onDisk: null } as const;
 

@@ -1,20 +1,12 @@
 // Collection-level requests: create, update (PATCH), aliases, payload index definitions.
 import type { Distance, Limits, PayloadIndexParams, PayloadSchemaType, VectorDatatype, VectorParams } from '@shoal/common';
-import type { AliasAction, CollectionConfig, CollectionPatch, HnswConfig, OptimizersConfig, QuantizationConfig, WalConfig } from '@shoal/meta';
+import { DEFAULT_HNSW, DEFAULT_OPTIMIZERS, DEFAULT_WAL, type AliasAction, type CollectionConfig, type CollectionPatch, type HnswConfig, type OptimizersConfig, type QuantizationConfig, type WalConfig } from '@shoal/meta';
 import {
   asArray, asEnum, asObject, asString, checkRange, formatError, isObject, join, opt, optBool, optNumber,
   optPlainObject, optUint, req, typeError, unsupported, validationFailure, type JsonObj,
 } from './read.js';
 
-/** Qdrant's defaults, as GET /collections/{name} reports them. */
-export const DEFAULT_HNSW: HnswConfig = {
-  m: 16, ef_construct: 100, full_scan_threshold: 10_000, max_indexing_threads: 0, on_disk: false, payload_m: null,
-};
-export const DEFAULT_OPTIMIZERS: OptimizersConfig = {
-  deleted_threshold: 0.2, vacuum_min_vector_number: 1000, default_segment_number: 0, max_segment_size: null,
-  memmap_threshold: null, indexing_threshold: 10_000, flush_interval_sec: 5, max_optimization_threads: null,
-};
-export const DEFAULT_WAL: WalConfig = { wal_capacity_mb: 32, wal_segments_ahead: 0, wal_retain_closed: 1 };
+export { DEFAULT_HNSW, DEFAULT_OPTIMIZERS, DEFAULT_WAL } from '@shoal/meta';
 
 const DISTANCES: readonly Distance[] = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
 const DATATYPES: readonly VectorDatatype[] = ['float32', 'float16', 'uint8'];
