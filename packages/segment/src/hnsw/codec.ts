@@ -1,0 +1,127 @@
+// The graph as bytes, loaded back without rebuilding. Layout (u32 little-endian words):
+//   magic "HNSW" | version | m | efConstruct | capacity | count | entry | maxLevel | upperUsed
+//   | levels (capacity bytes, padded to 4) | deleted (capacity bytes, padded to 4)
+//   | level0 (capacity * (1 + 2m) words) | upperStart (capacity words) | upper (upperUsed words)
+//   | CRC-32 of every byte before it
+// Loading checks the checksum and every link (in range, no self link, within its cap), so a
+// damaged file is reported as corrupt rather than sending a search out of bounds.
+import { ShoalError, assert } from '@shoal/common';
+import type { Rng } from '@shoal/common';
+import { HnswGraph } from './graph.js';
+import { HNSW_LEVEL_MAX, LEVEL_ABSENT, NO_NODE } from './limits.js';
+import type { VectorScorer } from './scorer.js';
+import { GraphStore } from './store.js';
+
+const MAGIC = 0x57534e48; // "HNSW" read as a little-endian u32
+const VERSION = 1;
+const HEADER_WORDS = 9;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+export function serializeGraph(graph: HnswGraph): Uint8Array {
+  assert(LITTLE_ENDIAN, 'graph bytes assume a little-endian host');
+  const g = graph.store;
+  const padded = pad4(g.capacity);
+  const words = HEADER_WORDS + (2 * padded) / 4 + g.level0.length + g.capacity + g.upperUsed + 1;
+  const out = new Uint8Array(words * 4);
+  const u32 = new Uint32Array(out.buffer);
+  u32.set([MAGIC, VERSION, g.m, graph.params.efConstruct, g.capacity, g.count, g.entry, g.maxLevel, g.upperUsed]);
+  let at = HEADER_WORDS * 4;
+  out.set(g.levels, at);
+  at += padded;
+  out.set(g.deleted, at);
+  at += padded;
+  u32.set(g.level0, at / 4);
+  at += g.level0.byteLength;
+  u32.set(g.upperStart, at / 4);
+  at += g.upperStart.byteLength;
+  u32.set(g.upper.subarray(0, g.upperUsed), at / 4);
+  at += g.upperUsed * 4;
+  u32[at / 4] = crc32(out.subarray(0, at));
+  return out;
+}
+
+export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng): HnswGraph {
+  assert(LITTLE_ENDIAN, 'graph bytes assume a little-endian host');
+  if (bytes.length < (HEADER_WORDS + 1) * 4 || bytes.length % 4 !== 0) throw corrupt('bad length');
+  const copy = bytes.slice(); // aligned, and ours to mutate (inserts and deletes after loading)
+  const u32 = new Uint32Array(copy.buffer);
+  const bodyLength = copy.length - 4;
+  if (crc32(copy.subarray(0, bodyLength)) !== u32[bodyLength / 4]) throw corrupt('checksum mismatch');
+  const [magic, version, m, efConstruct, capacity, count, entry, maxLevel, upperUsed] = u32.subarray(0, HEADER_WORDS);
+  if (magic !== MAGIC) throw corrupt('bad magic');
+  if (version !== VERSION) throw corrupt(`unknown version ${version}`);
+  const store = new GraphStore(capacity as number, m as number);
+  const padded = pad4(store.capacity);
+  const expected = HEADER_WORDS * 4 + 2 * padded + store.level0.byteLength + store.capacity * 4 + (upperUsed as number) * 4 + 4;
+  if (copy.length !== expected) throw corrupt('section lengths do not add up');
+  let at = HEADER_WORDS * 4;
+  store.levels = copy.subarray(at, at + store.capacity);
+  at += padded;
+  store.deleted = copy.subarray(at, at + store.capacity);
+  at += padded;
+  store.level0 = u32.subarray(at / 4, at / 4 + store.level0.length);
+  at += store.level0.byteLength;
+  store.upperStart = u32.subarray(at / 4, at / 4 + store.capacity);
+  at += store.capacity * 4;
+  // The pool keeps a little headroom so inserts after loading do not regrow it at once.
+  store.upper = new Uint32Array(Math.max(64, (upperUsed as number) * 2));
+  store.upper.set(u32.subarray(at / 4, at / 4 + (upperUsed as number)));
+  store.upperUsed = upperUsed as number;
+  store.count = count as number;
+  store.entry = entry as number;
+  store.maxLevel = maxLevel as number;
+  checkStore(store);
+  return HnswGraph.fromStore(store, { m: m as number, efConstruct: efConstruct as number }, scorer, rng);
+}
+
+/** Structural checks on loaded data; O(links), far cheaper than the rebuild it replaces. */
+function checkStore(g: GraphStore): void {
+  let present = 0;
+  for (let id = 0; id < g.capacity; id++) {
+    const top = g.levels[id] as number;
+    if (top === LEVEL_ABSENT) continue;
+    present++;
+    if (top > HNSW_LEVEL_MAX) throw corrupt(`node ${id} has level ${top}`);
+    if (top > 0 && (g.upperStart[id] as number) + top * g.strideUpper > g.upperUsed) throw corrupt(`node ${id} upper links out of range`);
+    for (let level = 0; level <= top; level++) checkList(g, id, level);
+  }
+  if (present !== g.count) throw corrupt('node count');
+  if (g.count === 0 ? g.entry !== NO_NODE : g.entry >= g.capacity || g.levels[g.entry] !== g.maxLevel) throw corrupt('entry point');
+}
+
+function checkList(g: GraphStore, id: number, level: number): void {
+  const links = g.links(level);
+  const base = g.linkBase(id, level);
+  const n = links[base] as number;
+  if (n > g.capOf(level)) throw corrupt(`node ${id} has ${n} links on level ${level}`);
+  for (let i = 1; i <= n; i++) {
+    const v = links[base + i] as number;
+    if (v >= g.capacity || v === id || g.levels[v] === LEVEL_ABSENT || (g.levels[v] as number) < level) {
+      throw corrupt(`node ${id} has a bad link on level ${level}`);
+    }
+  }
+}
+
+function corrupt(why: string): ShoalError {
+  return new ShoalError('storage', `graph bytes are corrupt: ${why}`);
+}
+
+function pad4(n: number): number {
+  return (n + 3) & ~3;
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
