@@ -4,3 +4,4 @@ export { createSegment, loadSegment } from './load.js';
 export { parseJsonPath } from './path.js';
 export type { JsonPath, PathStep } from './path.js';
 export { parseDatetimeMicros } from './datetime.js';
+export * from './wasm/index.js';
