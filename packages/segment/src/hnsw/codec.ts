@@ -1,20 +1,20 @@
 // The graph as bytes, loaded back without rebuilding. Layout (u32 little-endian words):
-//   magic "HNSW" | version | m | efConstruct | capacity | count | entry | maxLevel | upperUsed
+//   magic "HNSW" | version | m | m0 | efConstruct | capacity | count | entry | maxLevel | upperUsed
 //   | levels (capacity bytes, padded to 4) | deleted (capacity bytes, padded to 4)
-//   | level0 (capacity * (1 + 2m) words) | upperStart (capacity words) | upper (upperUsed words)
+//   | level0 (capacity * (1 + m0) words) | upperStart (capacity words) | upper (upperUsed words)
 //   | CRC-32 of every byte before it
 // Loading checks the checksum and every link (in range, no self link, within its cap), so a
 // damaged file is reported as corrupt rather than sending a search out of bounds.
 import { ShoalError, assert } from '@shoal/common';
 import type { Rng } from '@shoal/common';
 import { HnswGraph } from './graph.js';
-import { HNSW_LEVEL_MAX, LEVEL_ABSENT, NO_NODE } from './limits.js';
+import { HNSW_EF_MAX, HNSW_LEVEL_MAX, HNSW_M_MAX, HNSW_M_MIN, LEVEL_ABSENT, NO_NODE } from './limits.js';
 import type { VectorScorer } from './scorer.js';
 import { GraphStore } from './store.js';
 
 const MAGIC = 0x57534e48; // "HNSW" read as a little-endian u32
 const VERSION = 1;
-const HEADER_WORDS = 9;
+const HEADER_WORDS = 10;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export function serializeGraph(graph: HnswGraph): Uint8Array {
@@ -24,7 +24,7 @@ export function serializeGraph(graph: HnswGraph): Uint8Array {
   const words = HEADER_WORDS + (2 * padded) / 4 + g.level0.length + g.capacity + g.upperUsed + 1;
   const out = new Uint8Array(words * 4);
   const u32 = new Uint32Array(out.buffer);
-  u32.set([MAGIC, VERSION, g.m, graph.params.efConstruct, g.capacity, g.count, g.entry, g.maxLevel, g.upperUsed]);
+  u32.set([MAGIC, VERSION, g.m, g.m0, graph.params.efConstruct, g.capacity, g.count, g.entry, g.maxLevel, g.upperUsed]);
   let at = HEADER_WORDS * 4;
   out.set(g.levels, at);
   at += padded;
@@ -47,10 +47,11 @@ export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng): Hn
   const u32 = new Uint32Array(copy.buffer);
   const bodyLength = copy.length - 4;
   if (crc32(copy.subarray(0, bodyLength)) !== u32[bodyLength / 4]) throw corrupt('checksum mismatch');
-  const [magic, version, m, efConstruct, capacity, count, entry, maxLevel, upperUsed] = u32.subarray(0, HEADER_WORDS);
+  const [magic, version, m, m0, efConstruct, capacity, count, entry, maxLevel, upperUsed] = u32.subarray(0, HEADER_WORDS);
   if (magic !== MAGIC) throw corrupt('bad magic');
   if (version !== VERSION) throw corrupt(`unknown version ${version}`);
-  const store = new GraphStore(capacity as number, m as number);
+  checkHeader(m as number, m0 as number, efConstruct as number, capacity as number, scorer.rows);
+  const store = new GraphStore(capacity as number, m as number, m0 as number);
   const padded = pad4(store.capacity);
   const expected = HEADER_WORDS * 4 + 2 * padded + store.level0.byteLength + store.capacity * 4 + (upperUsed as number) * 4 + 4;
   if (copy.length !== expected) throw corrupt('section lengths do not add up');
@@ -71,7 +72,13 @@ export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng): Hn
   store.entry = entry as number;
   store.maxLevel = maxLevel as number;
   checkStore(store);
-  return HnswGraph.fromStore(store, { m: m as number, efConstruct: efConstruct as number }, scorer, rng);
+  return HnswGraph.fromStore(store, { m: m as number, m0: m0 as number, efConstruct: efConstruct as number }, scorer, rng);
+}
+
+function checkHeader(m: number, m0: number, efConstruct: number, capacity: number, rows: number): void {
+  if (m < HNSW_M_MIN || m > HNSW_M_MAX || m0 < 2 * m || m0 > 2 * HNSW_M_MAX) throw corrupt(`m ${m}, m0 ${m0}`);
+  if (efConstruct < 1 || efConstruct > HNSW_EF_MAX) throw corrupt(`ef_construct ${efConstruct}`);
+  if (capacity > rows) throw corrupt(`${capacity} nodes but ${rows} vectors`);
 }
 
 /** Structural checks on loaded data; O(links), far cheaper than the rebuild it replaces. */

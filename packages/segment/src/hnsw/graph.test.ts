@@ -5,7 +5,7 @@ import type { HnswSearchOptions } from './graph.js';
 import { loadGraph, serializeGraph } from './codec.js';
 import { createJsScorer } from './scorer.js';
 import type { GraphMetric, VectorScorer } from './scorer.js';
-import { exactTopK, gaussian, normalizeRows, recallAt, rowOf } from './test-data.js';
+import { exactTopK, gaussian, gaussianMixture, normalizeRows, recallAt, rowOf } from './test-data.js';
 
 const N = 10_000;
 const DIM = 32;
@@ -20,9 +20,11 @@ interface Built {
   graph: HnswGraph;
 }
 
-function build(rows: number, dim: number, metric: GraphMetric, seed: number, params = PARAMS): Built {
-  const data = gaussian(rows, dim, seed);
-  const queries = gaussian(QUERIES, dim, seed + 1000);
+function build(rows: number, dim: number, metric: GraphMetric, seed: number, params = PARAMS, clusters = 0): Built {
+  // Queries come from the same distribution as the data (same clusters), as real queries do.
+  const all = clusters > 0 ? gaussianMixture(rows + QUERIES, dim, clusters, seed) : gaussian(rows + QUERIES, dim, seed);
+  const data = all.slice(0, rows * dim);
+  const queries = all.slice(rows * dim);
   if (metric === 'dot') {
     normalizeRows(data, dim);
     normalizeRows(queries, dim);
@@ -51,16 +53,25 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 function violation(graph: HnswGraph): string | null {
   const g = graph.store;
   for (let id = 0; id < g.capacity; id++) {
+    if (!graph.has(id)) continue;
     const top = graph.levelOf(id);
     for (let level = 0; level <= top; level++) {
       const links = graph.neighbours(id, level);
-      if (links.length > (level === 0 ? 2 * g.m : g.m)) return `node ${id} level ${level}: ${links.length} links`;
+      if (links.length > g.degreeOf(level)) return `node ${id} level ${level}: ${links.length} links`;
       if (links.includes(id)) return `node ${id} level ${level}: self link`;
       if (new Set(links).size !== links.length) return `node ${id} level ${level}: duplicate link`;
       for (const v of links) if (graph.levelOf(v) < level) return `node ${id} level ${level}: link to ${v} below it`;
     }
   }
   return null;
+}
+
+function entryViolation(graph: HnswGraph): string | null {
+  const g = graph.store;
+  let top = 0;
+  for (let id = 0; id < g.capacity; id++) if (graph.has(id)) top = Math.max(top, graph.levelOf(id));
+  if (g.maxLevel !== top) return `max level ${g.maxLevel}, highest node level ${top}`;
+  return graph.levelOf(g.entry) === top ? null : `entry ${g.entry} is on level ${graph.levelOf(g.entry)}, not ${top}`;
 }
 
 function unreachableOnLevel0(graph: HnswGraph): number {
@@ -83,13 +94,15 @@ describe('HNSW on 10k x 32-d Gaussian, m 16, ef_construct 100', () => {
   let l2: Built;
   let cosine: Built;
   beforeAll(() => {
-    l2 = build(N, DIM, 'l2', 1);
-    cosine = build(N, DIM, 'dot', 2);
+    l2 = build(N, DIM, 'l2', 1, PARAMS, 50);
+    cosine = build(N, DIM, 'dot', 2, PARAMS, 50);
   });
 
   it('keeps degree bounds, no self or duplicate links, and links only to nodes on that level', () => {
     expect(violation(l2.graph)).toBeNull();
     expect(violation(cosine.graph)).toBeNull();
+    expect(entryViolation(l2.graph)).toBeNull();
+    expect(entryViolation(cosine.graph)).toBeNull();
     expect(l2.graph.size).toBe(N);
     expect(l2.graph.store.maxLevel).toBeGreaterThan(0);
   });
@@ -116,6 +129,16 @@ describe('HNSW on 10k x 32-d Gaussian, m 16, ef_construct 100', () => {
     expect(l2.graph.search(query, K, { ef: 256 }).distanceEvaluations).toBeGreaterThan(result.distanceEvaluations);
   });
 
+  it('with a 1% bitset filter returns only matching points, recall >= 0.9 at ef 128', () => {
+    const bits = new Uint8Array(Math.ceil(N / 8));
+    const allow = (id: number): boolean => id % 100 === 42;
+    for (let id = 0; id < N; id++) if (allow(id)) bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
+    for (let q = 0; q < QUERIES; q++) {
+      for (const id of l2.graph.search(rowOf(l2.queries, DIM, q), K, { ef: 128, allowed: bits }).ids) expect(allow(id)).toBe(true);
+    }
+    expect(meanRecall(l2, { ef: 128, allowed: bits }, allow)).toBeGreaterThanOrEqual(0.9);
+  });
+
   it('with a 10% filter returns only matching points, recall >= 0.9 at ef 128', () => {
     const allow = (id: number): boolean => id % 10 === 3;
     for (let q = 0; q < QUERIES; q++) {
@@ -127,8 +150,17 @@ describe('HNSW on 10k x 32-d Gaussian, m 16, ef_construct 100', () => {
 
   it('serializes and loads without rebuilding, answering identically', () => {
     const bytes = serializeGraph(cosine.graph);
-    const loaded = loadGraph(bytes, cosine.scorer, seededRng(99));
-    expect(loaded.buildEvaluations).toBe(0);
+    let scored = 0;
+    const counting: VectorScorer = {
+      rows: cosine.scorer.rows,
+      dim: cosine.scorer.dim,
+      score: (q, id) => (scored++, cosine.scorer.score(q, id)),
+      scoreBatch: (q, ids, count, out) => (scored += count, cosine.scorer.scoreBatch(q, ids, count, out)),
+      scorePair: (a, b) => (scored++, cosine.scorer.scorePair(a, b)),
+      row: (id) => cosine.scorer.row(id),
+    };
+    const loaded = loadGraph(bytes, counting, seededRng(99));
+    expect(scored).toBe(0);
     expect(loaded.size).toBe(N);
     for (let q = 0; q < QUERIES; q++) {
       const query = rowOf(cosine.queries, DIM, q);
@@ -211,5 +243,61 @@ describe('HNSW construction', () => {
     flipped[100] = (flipped[100] as number) ^ 1;
     expect(() => loadGraph(flipped, scorer, seededRng(1))).toThrow(ShoalError);
     expect(() => loadGraph(bytes.subarray(0, bytes.length - 4), scorer, seededRng(1))).toThrow(/corrupt/);
+  });
+});
+
+describe('HNSW edge cases', () => {
+  it('links every node in when pruning left some unreachable', () => {
+    const rows = 2000;
+    const scorer = createJsScorer(gaussian(rows, 16, 8), 16, 'l1');
+    const graph = HnswGraph.create(rows, { m: 8, efConstruct: 64 }, scorer, seededRng(8));
+    for (let i = 0; i < rows; i++) graph.insert((i * 7919) % rows);
+    const before = unreachableOnLevel0(graph);
+    expect(before).toBeGreaterThan(0); // this seed does orphan a node; the repair must fix it
+    expect(graph.connectUnreachable()).toBeGreaterThanOrEqual(before);
+    expect(unreachableOnLevel0(graph)).toBe(0);
+    expect(violation(graph)).toBeNull();
+  });
+
+  it('stays connected and finds exact duplicates when every vector appears four times', () => {
+    const distinct = gaussianMixture(500, 16, 10, 21);
+    const data = new Float32Array(2000 * 16);
+    for (let i = 0; i < 2000; i++) data.set(distinct.subarray((i % 500) * 16, (i % 500 + 1) * 16), i * 16);
+    const scorer = createJsScorer(data, 16, 'l2');
+    const graph = HnswGraph.build(2000, { m: 8, efConstruct: 64 }, scorer, seededRng(21));
+    expect(violation(graph)).toBeNull();
+    expect(unreachableOnLevel0(graph)).toBe(0);
+    let found = 0;
+    for (let i = 0; i < 500; i += 5) {
+      const ids = Array.from(graph.search(scorer.row(i), 4, { ef: 64 }).ids).sort((a, b) => a - b);
+      if (ids.join() === [i, i + 500, i + 1000, i + 1500].join()) found++;
+    }
+    expect(found).toBeGreaterThanOrEqual(95);
+  });
+
+  it('leaves ids without a vector out, and serves k above n and ef below k', () => {
+    const scorer = createJsScorer(gaussian(10, 4, 3), 4, 'l2');
+    const graph = HnswGraph.create(10, { m: 4, efConstruct: 8 }, scorer, seededRng(3));
+    graph.insert(7);
+    graph.insert(2);
+    expect(Array.from(graph.search(scorer.row(2), 5, { ef: 1 }).ids)).toEqual([2, 7]);
+    for (const id of [0, 4, 9, 5]) graph.insert(id);
+    graph.connectUnreachable();
+    expect(graph.has(3)).toBe(false);
+    const all = Array.from(graph.search(scorer.row(3), 50, { ef: 2 }).ids).sort((a, b) => a - b);
+    expect(all).toEqual([0, 2, 4, 5, 7, 9]);
+    expect(unreachableOnLevel0(graph)).toBe(0);
+    const loaded = loadGraph(serializeGraph(graph), scorer, seededRng(1));
+    expect(Array.from(loaded.search(scorer.row(3), 3).ids)).toEqual(Array.from(graph.search(scorer.row(3), 3).ids));
+  });
+
+  it('reserves level-0 slots beyond 2m without using them for its own links', () => {
+    const scorer = createJsScorer(gaussianMixture(2000, 16, 10, 31), 16, 'l2');
+    const graph = HnswGraph.build(2000, { m: 6, m0: 20, efConstruct: 48 }, scorer, seededRng(31));
+    expect(violation(graph)).toBeNull(); // degree <= 2m = 12 on level 0
+    expect(graph.store.stride0).toBe(21);
+    const loaded = loadGraph(serializeGraph(graph), scorer, seededRng(1));
+    expect(loaded.store.m0).toBe(20);
+    expect(Array.from(loaded.search(scorer.row(5), 10).ids)).toEqual(Array.from(graph.search(scorer.row(5), 10).ids));
   });
 });

@@ -8,7 +8,7 @@ import type { Rng } from '@shoal/common';
 import { HNSW_EF_MAX, HNSW_LEVEL_MAX, HNSW_M_MAX, HNSW_M_MIN, LEVEL_ABSENT, NO_NODE } from './limits.js';
 import type { VectorScorer } from './scorer.js';
 import { SearchScratch, drainBestFirst, greedyDescend, searchLayer } from './search.js';
-import type { IdFilter } from './search.js';
+import type { IdBitset, IdFilter } from './search.js';
 import { connectUnreachable } from './repair.js';
 import { selectNeighbours, sortBestFirst } from './select.js';
 import { GraphStore } from './store.js';
@@ -21,6 +21,11 @@ export interface HnswParams {
   readonly m: number;
   /** Candidate list size while inserting. Qdrant's `ef_construct`. */
   readonly efConstruct: number;
+  /**
+   * Link slots per node on level 0; 2m when absent (as hnswlib). A larger value reserves room for
+   * extra links (Qdrant's payload_m) in the same lists; inserts fill at most 2m of them.
+   */
+  readonly m0?: number;
 }
 
 export interface HnswSearchOptions {
@@ -28,6 +33,8 @@ export interface HnswSearchOptions {
   readonly ef?: number;
   /** Internal ids allowed in results; others are traversed but never returned. */
   readonly filter?: IdFilter;
+  /** The same as a bitset over internal ids (see IdBitset); both apply when both are given. */
+  readonly allowed?: IdBitset;
 }
 
 export interface HnswResult {
@@ -53,7 +60,7 @@ export class HnswGraph {
   static create(capacity: number, params: HnswParams, scorer: VectorScorer, rng: Rng): HnswGraph {
     checkParams(params);
     assert(Number.isInteger(capacity) && capacity >= 0 && capacity <= scorer.rows, 'capacity must fit the scorer rows');
-    return new HnswGraph(new GraphStore(capacity, params.m), params, scorer, rng);
+    return new HnswGraph(new GraphStore(capacity, params.m, levelZeroSlots(params)), params, scorer, rng);
   }
 
   /**
@@ -71,7 +78,7 @@ export class HnswGraph {
   /** Wraps a store read back from bytes (see codec.ts). */
   static fromStore(store: GraphStore, params: HnswParams, scorer: VectorScorer, rng: Rng): HnswGraph {
     checkParams(params);
-    assert(store.m === params.m && store.capacity <= scorer.rows, 'store does not match params or scorer');
+    assert(store.m === params.m && store.m0 === levelZeroSlots(params) && store.capacity <= scorer.rows, 'store does not match params or scorer');
     return new HnswGraph(store, params, scorer, rng);
   }
 
@@ -137,7 +144,7 @@ export class HnswGraph {
     for (let l = Math.min(level, g.maxLevel); l >= 0; l--) {
       // Tombstones count as neighbours here: they stay traversable, and linking past them would
       // leave the nodes they connect harder to reach until a rebuild drops them.
-      searchLayer(g, this.scorer, query, s, cur, curScore, this.params.efConstruct, l, false, null);
+      searchLayer(g, this.scorer, query, s, cur, curScore, this.params.efConstruct, l, false, null, null);
       const n = drainBestFirst(s.results, this.candIds, this.candScores);
       cur = this.candIds[0] as number;
       curScore = this.candScores[0] as number;
@@ -174,7 +181,7 @@ export class HnswGraph {
   private linkBack(id: number, level: number, keptCount: number): void {
     const g = this.store;
     const links = g.links(level);
-    const cap = g.capOf(level);
+    const cap = g.degreeOf(level);
     const base = g.linkBase(id, level);
     for (let i = 0; i < keptCount; i++) {
       const nb = links[base + 1 + i] as number;
@@ -223,7 +230,8 @@ export class HnswGraph {
       cur = greedyDescend(g, this.scorer, query, s, cur, curScore, g.maxLevel, 1);
       curScore = s.bestScore;
     }
-    searchLayer(g, this.scorer, query, s, cur, curScore, ef, 0, true, options.filter ?? null);
+    assert(options.allowed === undefined || options.allowed.length * 8 >= g.capacity, 'bitset shorter than the graph');
+    searchLayer(g, this.scorer, query, s, cur, curScore, ef, 0, true, options.allowed ?? null, options.filter ?? null);
     while (s.results.size > k) s.results.pop();
     const ids = new Uint32Array(s.results.size);
     const scores = new Float64Array(s.results.size);
@@ -232,8 +240,14 @@ export class HnswGraph {
   }
 }
 
+function levelZeroSlots(params: HnswParams): number {
+  return params.m0 ?? 2 * params.m;
+}
+
 function checkParams(params: HnswParams): void {
   assert(Number.isInteger(params.m) && params.m >= HNSW_M_MIN && params.m <= HNSW_M_MAX, `m must be in [${HNSW_M_MIN}, ${HNSW_M_MAX}]`);
+  const m0 = levelZeroSlots(params);
+  assert(Number.isInteger(m0) && m0 >= 2 * params.m && m0 <= 2 * HNSW_M_MAX, `m0 must be in [2m, ${2 * HNSW_M_MAX}]`);
   assert(Number.isInteger(params.efConstruct) && params.efConstruct >= 1 && params.efConstruct <= HNSW_EF_MAX, 'efConstruct out of range');
 }
 

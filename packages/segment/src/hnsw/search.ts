@@ -10,6 +10,13 @@ import { VisitedSet } from './visited.js';
 /** Returns true for internal ids that may appear in results. */
 export type IdFilter = (id: number) => boolean;
 
+/**
+ * The same as a bitset: id may appear in results when bit (id & 7) of byte (id >>> 3) is set.
+ * Preferred over IdFilter when the filter is known up front: no call per candidate, and a
+ * WebAssembly search can read it from memory.
+ */
+export type IdBitset = Uint8Array;
+
 /** Per-searcher working memory, reused across searches: nothing is allocated per step. */
 export class SearchScratch {
   readonly visited: VisitedSet;
@@ -67,13 +74,13 @@ export function greedyDescend(
 /**
  * Best-first search of one level from one entry, keeping the ef best acceptable nodes in
  * s.results (a min-heap: the worst kept result on top). A node is acceptable when it is not a
- * tombstone (if skipDeleted) and passes the filter; unacceptable nodes are still expanded, so a
+ * tombstone (if skipDeleted) and passes the bitset and the filter (each when given); unacceptable nodes are still expanded, so a
  * filter or deletes never cut the graph apart.
  */
 export function searchLayer(
   g: GraphStore, scorer: VectorScorer, query: Float32Array, s: SearchScratch,
   entry: number, entryScore: number, ef: number, level: number,
-  skipDeleted: boolean, filter: IdFilter | null,
+  skipDeleted: boolean, bits: IdBitset | null, filter: IdFilter | null,
 ): void {
   s.visited.reset(g.capacity);
   const marks = s.visited.marks;
@@ -88,7 +95,7 @@ export function searchLayer(
   res.clear();
   marks[entry] = epoch;
   cand.push(-entryScore, entry);
-  if ((!skipDeleted || deleted[entry] === 0) && (filter === null || filter(entry))) res.push(entryScore, entry);
+  if (acceptable(entry, skipDeleted ? deleted : null, bits, filter)) res.push(entryScore, entry);
   let evaluations = 0;
   while (cand.size > 0) {
     const current = cand.topId();
@@ -113,12 +120,19 @@ export function searchLayer(
       const v = ids[i] as number;
       cand.push(-score, v);
       if (skipDeleted && deleted[v] !== 0) continue;
+      if (bits !== null && ((bits[v >>> 3] as number) & (1 << (v & 7))) === 0) continue;
       if (filter !== null && !filter(v)) continue;
       if (res.size < ef) res.push(score, v);
       else res.replaceTop(score, v);
     }
   }
   s.evaluations += evaluations;
+}
+
+function acceptable(id: number, deleted: Uint8Array | null, bits: IdBitset | null, filter: IdFilter | null): boolean {
+  if (deleted !== null && deleted[id] !== 0) return false;
+  if (bits !== null && ((bits[id >>> 3] as number) & (1 << (id & 7))) === 0) return false;
+  return filter === null || filter(id);
 }
 
 /** Empties s.results into ids/scores, best first; returns how many. */

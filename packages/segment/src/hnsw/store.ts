@@ -1,7 +1,8 @@
 // The graph's memory: flat typed arrays, no object per node.
 //   levels      Uint8Array[capacity]          top level of each node, LEVEL_ABSENT if not inserted
 //   deleted     Uint8Array[capacity]          1 for a tombstone: never returned, still traversed
-//   level0      Uint32Array[capacity*(1+2m)]  per node: link count, then up to 2m ids
+//   level0      Uint32Array[capacity*(1+m0)]  per node: link count, then up to m0 ids (m0 = 2m by
+//                                             default; more leaves room for payload_m links)
 //   upperStart  Uint32Array[capacity]         per node with level >= 1: where its blocks start
 //   upper       Uint32Array pool              per such node, one block of 1+m per level 1..L
 // Only about 1/(m-1) of the nodes have upper levels, so the pool stays small and compact: a
@@ -23,8 +24,8 @@ export class GraphStore {
   maxLevel = 0;
   count = 0;
 
-  constructor(readonly capacity: number, readonly m: number) {
-    this.m0 = 2 * m;
+  constructor(readonly capacity: number, readonly m: number, m0: number) {
+    this.m0 = m0;
     this.stride0 = 1 + this.m0;
     this.strideUpper = 1 + m;
     this.levels = new Uint8Array(capacity).fill(LEVEL_ABSENT);
@@ -44,8 +45,14 @@ export class GraphStore {
     return level === 0 ? this.level0 : this.upper;
   }
 
+  /** Link slots per node on a level: the most links a list can hold. */
   capOf(level: number): number {
     return level === 0 ? this.m0 : this.m;
+  }
+
+  /** Links an insert keeps per list (2m on level 0, m above); capOf(0) may leave room beyond. */
+  degreeOf(level: number): number {
+    return level === 0 ? 2 * this.m : this.m;
   }
 
   /** Makes room for a new node with the given top level; its link lists start empty. */

@@ -15,6 +15,22 @@ export function gaussian(rows: number, dim: number, seed: number): Float32Array 
   return out;
 }
 
+/**
+ * rows x dim drawn from a mixture of `clusters` Gaussians: centres N(0, 1), spread `spread`.
+ * Clustered data is where graph construction goes wrong (links stay inside clusters).
+ */
+export function gaussianMixture(rows: number, dim: number, clusters: number, seed: number, spread = 0.35): Float32Array {
+  const centres = gaussian(clusters, dim, seed);
+  const noise = gaussian(rows, dim, seed + 1);
+  const rng = seededRng(seed + 2);
+  const out = new Float32Array(rows * dim);
+  for (let i = 0; i < rows; i++) {
+    const c = rng.int(clusters);
+    for (let j = 0; j < dim; j++) out[i * dim + j] = (centres[c * dim + j] as number) + spread * (noise[i * dim + j] as number);
+  }
+  return out;
+}
+
 /** Scales each row to unit length in place (Cosine stores unit rows and scores by dot). */
 export function normalizeRows(data: Float32Array, dim: number): Float32Array {
   for (let base = 0; base < data.length; base += dim) {
