@@ -104,6 +104,24 @@ describe.each(['wasm-simd', 'js'] as const)('%s kernels', (implementation) => {
     expect(k.hamming(a, a, wordsMax)).toBe(0);
   });
 
+  it('hamming of bit lengths not divisible by 64 counts only real bits when rows are zero-padded', () => {
+    const { arena, k } = setup(implementation);
+    const random = seededRandom(15);
+    for (const bits of [1, 63, 65, 100, 127, 129, 1000]) {
+      const words = Math.ceil(bits / 64);
+      const a = arena.alloc(8 * words, 8), b = arena.alloc(8 * words, 8);
+      const av = arena.u8(a, 8 * words), bv = arena.u8(b, 8 * words);
+      let want = 0;
+      for (let bit = 0; bit < bits; bit++) {
+        const x = random() < 0.5 ? 1 : 0, y = random() < 0.5 ? 1 : 0;
+        av[bit >> 3] = (av[bit >> 3] as number) | (x << (bit & 7));
+        bv[bit >> 3] = (bv[bit >> 3] as number) | (y << (bit & 7));
+        want += x ^ y;
+      }
+      expect(k.hamming(a, b, words), `${bits} bits`).toBe(want);
+    }
+  });
+
   it('reads memory added by growth after the kernels were made', () => {
     const arena = new Arena({ initialBytes: 65_536, bytesMax: 16 << 20 });
     const k = createKernels(arena.memory, { implementation });
