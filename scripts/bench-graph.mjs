@@ -93,8 +93,10 @@ function kthBest(data, query) {
   return top[K - 1];
 }
 
-const data = vectors(N, 1);
-const queries = vectors(Q, 2);
+// Queries come from the same stream as the data (the same mixture centres), then split off.
+const all = vectors(N + Q, 1);
+const data = all.subarray(0, N * DIM);
+const queries = all.subarray(N * DIM);
 const query = (q) => queries.subarray(q * DIM, (q + 1) * DIM);
 const scorer = createJsScorer(data, DIM, METRIC);
 

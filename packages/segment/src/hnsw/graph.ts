@@ -136,7 +136,7 @@ export class HnswGraph {
     s.evaluations = 1;
     const query = this.scorer.row(id);
     let cur = g.entry;
-    let curScore = this.scorer.score(query, cur);
+    let curScore = Math.fround(this.scorer.score(query, cur)); // as scoreBatch writes f32
     if (g.maxLevel > level) {
       cur = greedyDescend(g, this.scorer, query, s, cur, curScore, g.maxLevel, level + 1);
       curScore = s.bestScore;
@@ -225,7 +225,7 @@ export class HnswGraph {
     const s = this.scratch;
     s.evaluations = 1;
     let cur = g.entry;
-    let curScore = this.scorer.score(query, cur);
+    let curScore = Math.fround(this.scorer.score(query, cur)); // as scoreBatch writes f32
     if (g.maxLevel > 0) {
       cur = greedyDescend(g, this.scorer, query, s, cur, curScore, g.maxLevel, 1);
       curScore = s.bestScore;

@@ -26,7 +26,7 @@ export function connectUnreachable(
   for (let u = 0; u < g.capacity; u++) {
     if (g.levels[u] === LEVEL_ABSENT || reach.reached[u] === 1) continue;
     const query = scorer.row(u);
-    searchLayer(g, scorer, query, s, g.entry, scorer.score(query, g.entry), ef, 0, false, null, null);
+    searchLayer(g, scorer, query, s, g.entry, Math.fround(scorer.score(query, g.entry)), ef, 0, false, null, null);
     const n = drainBestFirst(s.results, ids, scores);
     linkInto(g, reach, u, ids, n);
     added++;

@@ -97,9 +97,11 @@ export function searchLayer(
   cand.push(-entryScore, entry);
   if (acceptable(entry, skipDeleted ? deleted : null, bits, filter)) res.push(entryScore, entry);
   let evaluations = 0;
+  // The score a newcomer must beat: the worst kept result once ef are kept, -Infinity before.
+  let worst = res.size >= ef ? res.topKey() : -Infinity;
   while (cand.size > 0) {
     const current = cand.topId();
-    if (res.size >= ef && -cand.topKey() < res.topKey()) break;
+    if (-cand.topKey() < worst) break;
     cand.pop();
     const base = g.linkBase(current, level);
     const n = links[base] as number;
@@ -116,7 +118,7 @@ export function searchLayer(
     evaluations += k;
     for (let i = 0; i < k; i++) {
       const score = scores[i] as number;
-      if (res.size >= ef && score <= res.topKey()) continue;
+      if (score <= worst) continue;
       const v = ids[i] as number;
       cand.push(-score, v);
       if (skipDeleted && deleted[v] !== 0) continue;
@@ -124,6 +126,7 @@ export function searchLayer(
       if (filter !== null && !filter(v)) continue;
       if (res.size < ef) res.push(score, v);
       else res.replaceTop(score, v);
+      if (res.size >= ef) worst = res.topKey();
     }
   }
   s.evaluations += evaluations;
