@@ -40,34 +40,43 @@ export function serializeGraph(graph: HnswGraph): Uint8Array {
   return out;
 }
 
-export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng): HnswGraph {
+export interface LoadOptions {
+  /**
+   * Use the bytes in place instead of copying them (they must start 4-byte aligned): for a graph
+   * that lives in shared or WebAssembly memory. Deletes then write into those bytes; an insert
+   * that needs more upper-level room moves that pool to the JS heap.
+   */
+  readonly inPlace?: boolean;
+}
+
+export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng, options: LoadOptions = {}): HnswGraph {
   assert(LITTLE_ENDIAN, 'graph bytes assume a little-endian host');
   if (bytes.length < (HEADER_WORDS + 1) * 4 || bytes.length % 4 !== 0) throw corrupt('bad length');
-  const copy = bytes.slice(); // aligned, and ours to mutate (inserts and deletes after loading)
-  const u32 = new Uint32Array(copy.buffer);
+  assert(options.inPlace !== true || bytes.byteOffset % 4 === 0, 'in-place graph bytes must be 4-byte aligned');
+  const copy = options.inPlace === true ? bytes : bytes.slice(); // a copy is aligned and ours to mutate
+  const u32 = new Uint32Array(copy.buffer, copy.byteOffset, copy.length / 4);
   const bodyLength = copy.length - 4;
   if (crc32(copy.subarray(0, bodyLength)) !== u32[bodyLength / 4]) throw corrupt('checksum mismatch');
   const [magic, version, m, m0, efConstruct, capacity, count, entry, maxLevel, upperUsed] = u32.subarray(0, HEADER_WORDS);
   if (magic !== MAGIC) throw corrupt('bad magic');
   if (version !== VERSION) throw corrupt(`unknown version ${version}`);
   checkHeader(m as number, m0 as number, efConstruct as number, capacity as number, scorer.rows);
-  const store = new GraphStore(capacity as number, m as number, m0 as number);
-  const padded = pad4(store.capacity);
-  const expected = HEADER_WORDS * 4 + 2 * padded + store.level0.byteLength + store.capacity * 4 + (upperUsed as number) * 4 + 4;
-  if (copy.length !== expected) throw corrupt('section lengths do not add up');
-  let at = HEADER_WORDS * 4;
-  store.levels = copy.subarray(at, at + store.capacity);
-  at += padded;
-  store.deleted = copy.subarray(at, at + store.capacity);
-  at += padded;
-  store.level0 = u32.subarray(at / 4, at / 4 + store.level0.length);
-  at += store.level0.byteLength;
-  store.upperStart = u32.subarray(at / 4, at / 4 + store.capacity);
-  at += store.capacity * 4;
-  // The pool keeps a little headroom so inserts after loading do not regrow it at once.
-  store.upper = new Uint32Array(Math.max(64, (upperUsed as number) * 2));
-  store.upper.set(u32.subarray(at / 4, at / 4 + (upperUsed as number)));
-  store.upperUsed = upperUsed as number;
+  const n = capacity as number;
+  const used = upperUsed as number;
+  const padded = pad4(n);
+  const level0Words = n * (1 + (m0 as number));
+  if (copy.length !== HEADER_WORDS * 4 + 2 * padded + (level0Words + n + used + 1) * 4) throw corrupt('section lengths do not add up');
+  const levelsAt = HEADER_WORDS * 4;
+  const deletedAt = levelsAt + padded;
+  const level0Word = (deletedAt + padded) / 4;
+  const upperStartWord = level0Word + level0Words;
+  const upperWord = upperStartWord + n;
+  const levels = copy.subarray(levelsAt, levelsAt + n);
+  const deleted = copy.subarray(deletedAt, deletedAt + n);
+  const level0 = u32.subarray(level0Word, level0Word + level0Words);
+  const upperStart = u32.subarray(upperStartWord, upperStartWord + n);
+  const upper = u32.subarray(upperWord, upperWord + used);
+  const store = new GraphStore(n, m as number, m0 as number, { levels, deleted, level0, upperStart, upper, upperUsed: used });
   store.count = count as number;
   store.entry = entry as number;
   store.maxLevel = maxLevel as number;

@@ -172,6 +172,22 @@ describe('HNSW on 10k x 32-d Gaussian, m 16, ef_construct 100', () => {
     }
     expect(sameBytes(serializeGraph(loaded), bytes)).toBe(true);
   });
+
+  it('loads in place from aligned bytes inside a larger buffer, deletes writing through', () => {
+    const bytes = serializeGraph(l2.graph);
+    const arena = new Uint8Array(bytes.length + 64);
+    const region = arena.subarray(32, 32 + bytes.length);
+    region.set(bytes);
+    const loaded = loadGraph(region, l2.scorer, seededRng(1), { inPlace: true });
+    const query = rowOf(l2.queries, DIM, 3);
+    const before = loaded.search(query, K, { ef: 64 });
+    expect(Array.from(before.ids)).toEqual(Array.from(l2.graph.search(query, K, { ef: 64 }).ids));
+    const first = before.ids[0] as number;
+    loaded.delete(first);
+    expect(sameBytes(region, bytes)).toBe(false); // the tombstone landed in the caller's bytes
+    expect(Array.from(loaded.search(query, K, { ef: 64 }).ids)).not.toContain(first);
+    expect(Array.from(l2.graph.search(query, K, { ef: 64 }).ids)).toContain(first);
+  });
 });
 
 describe('HNSW tombstones', () => {

@@ -2,6 +2,7 @@
 export { HnswGraph, randomLevel } from './graph.js';
 export type { HnswParams, HnswResult, HnswSearchOptions } from './graph.js';
 export { serializeGraph, loadGraph } from './codec.js';
+export type { LoadOptions } from './codec.js';
 export { createJsScorer } from './scorer.js';
 export type { GraphMetric, VectorScorer } from './scorer.js';
 export type { IdBitset, IdFilter } from './search.js';

@@ -10,6 +10,16 @@
 import { assert } from '@shoal/common';
 import { LEVEL_ABSENT, NO_NODE } from './limits.js';
 
+/** Arrays read back from bytes, adopted instead of allocated (see codec.ts). */
+export interface StoreArrays {
+  readonly levels: Uint8Array;
+  readonly deleted: Uint8Array;
+  readonly level0: Uint32Array;
+  readonly upperStart: Uint32Array;
+  readonly upper: Uint32Array;
+  readonly upperUsed: number;
+}
+
 export class GraphStore {
   readonly m0: number;
   readonly stride0: number;
@@ -24,10 +34,20 @@ export class GraphStore {
   maxLevel = 0;
   count = 0;
 
-  constructor(readonly capacity: number, readonly m: number, m0: number) {
+  constructor(readonly capacity: number, readonly m: number, m0: number, arrays?: StoreArrays) {
     this.m0 = m0;
     this.stride0 = 1 + this.m0;
     this.strideUpper = 1 + m;
+    if (arrays !== undefined) {
+      assert(arrays.levels.length === capacity && arrays.level0.length === capacity * this.stride0, 'arrays do not fit');
+      this.levels = arrays.levels;
+      this.deleted = arrays.deleted;
+      this.level0 = arrays.level0;
+      this.upperStart = arrays.upperStart;
+      this.upper = arrays.upper;
+      this.upperUsed = arrays.upperUsed;
+      return;
+    }
     this.levels = new Uint8Array(capacity).fill(LEVEL_ABSENT);
     this.deleted = new Uint8Array(capacity);
     this.level0 = new Uint32Array(capacity * this.stride0);
