@@ -1,0 +1,212 @@
+// `npm run bench`: our HNSW graph against hnswlib-node and usearch, same M and ef_construct,
+// single thread, interleaved rounds, one markdown table. See README.md in this folder.
+//
+//   node scripts/bench/run.mjs [--dataset glove|gauss128|gauss768|all] [--quick] [--rounds 3]
+//     [--engines ours,hnswlib,usearch] [--resume]
+//
+// Each engine runs in its own child process (its RSS growth across the build is its RAM per
+// vector). Builds run one at a time; then a recall pass per engine (untimed, also a warm-up);
+// then rounds in which every engine times one pass per ef of the same grid, the engine order
+// rotating between rounds; the best pass of all rounds counts.
+import { fork, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CACHE, DATASETS, datasetSpec } from './data.mjs';
+import { EF_CONSTRUCT, M } from './constants.mjs';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const EF_GRID = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048];
+const TARGETS = [0.9, 0.95, 0.99];
+const REFERENCE = 'hnswlib';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string', default: 'all' },
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string', default: '3' },
+    engines: { type: 'string', default: 'ours,hnswlib,usearch' },
+    resume: { type: 'boolean', default: false },
+  },
+});
+const names = values.dataset === 'all' ? Object.keys(DATASETS) : values.dataset.split(',');
+const engines = values.engines.split(',');
+const rounds = Math.max(1, Number(values.rounds));
+const log = (line) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** Runs data.mjs in its own process: parsing wink's 300 MB of JSON needs a bigger heap. */
+function prepareDataset(name) {
+  const args = ['--max-old-space-size=6144', join(HERE, 'data.mjs'), name, ...(values.quick ? ['--quick'] : [])];
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`preparing ${name} failed (exit ${r.status})`);
+}
+
+/** A child process for one engine and a way to send it a command and await its reply. */
+function startEngine(engine, name) {
+  const child = fork(join(HERE, 'engine.mjs'), [engine, name, values.quick ? 'quick' : 'full'], {
+    execArgv: ['--expose-gc', '--max-old-space-size=8192'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  let waiting = null;
+  const fail = (why) => {
+    if (waiting) waiting.reject(new Error(`${engine}: ${why}`));
+    waiting = null;
+  };
+  child.on('message', (msg) => {
+    if (msg.type === 'error') return fail(msg.message);
+    const w = waiting;
+    waiting = null;
+    w?.resolve(msg);
+  });
+  child.on('exit', (code, signal) => fail(`exited (${signal ?? code})`));
+  const next = () => new Promise((resolve, reject) => { waiting = { resolve, reject }; });
+  return {
+    engine,
+    child,
+    next,
+    ask(msg) {
+      const reply = next();
+      child.send(msg);
+      return reply;
+    },
+    stop() {
+      if (child.connected) child.send({ cmd: 'exit' });
+    },
+  };
+}
+
+async function benchDataset(name) {
+  const spec = datasetSpec(name, values.quick);
+  const resultPath = join(CACHE, 'results', `${spec.key}.json`);
+  if (values.resume && existsSync(resultPath)) {
+    log(`${spec.key}: results reused from ${resultPath}`);
+    return JSON.parse(readFileSync(resultPath, 'utf8'));
+  }
+  prepareDataset(name);
+  const result = { dataset: name, title: spec.title, n: spec.n, q: spec.q, dim: spec.dim, engines: {} };
+  const live = [];
+  try {
+    for (const engine of engines) {
+      log(`${spec.key}: building ${engine}`);
+      const handle = startEngine(engine, name);
+      try {
+        const built = await handle.next();
+        result.engines[engine] = { label: built.label, buildSeconds: built.buildSeconds, bytesPerVector: built.bytesPerVector, sweep: {} };
+        log(`${spec.key}: ${built.label} built in ${built.buildSeconds.toFixed(1)} s`);
+        live.push(handle);
+      } catch (err) {
+        result.engines[engine] = { error: String(err.message).split('\n')[0] };
+        log(`${spec.key}: ${engine} failed: ${err.message}`);
+        handle.child.kill();
+      }
+    }
+    await sweep(spec, live, result);
+  } finally {
+    for (const h of live) h.stop();
+  }
+  mkdirSync(dirname(resultPath), { recursive: true });
+  writeFileSync(`${resultPath}.tmp`, JSON.stringify(result, null, 2));
+  renameSync(`${resultPath}.tmp`, resultPath);
+  return result;
+}
+
+/** Recall per engine until it reaches the top target, then the shared grid, then timed rounds. */
+async function sweep(spec, live, result) {
+  const top = TARGETS[TARGETS.length - 1];
+  let last = EF_GRID[EF_GRID.length - 1];
+  let everyoneReached = true;
+  let highest = 0;
+  for (const h of live) {
+    const { rows } = await h.ask({ cmd: 'recall', efs: EF_GRID, stopAt: top });
+    for (const row of rows) result.engines[h.engine].sweep[row.ef] = { recall: row.recall, evaluations: row.evaluations };
+    const reached = rows.find((r) => r.recall >= top);
+    if (reached) highest = Math.max(highest, reached.ef);
+    else everyoneReached = false;
+    log(`${spec.key}: ${h.engine} recall ${rows.map((r) => `${r.ef}:${r.recall.toFixed(3)}`).join(' ')}`);
+  }
+  if (everyoneReached) last = highest;
+  const grid = EF_GRID.filter((ef) => ef <= last);
+  result.grid = grid;
+  for (const h of live) {
+    const missing = grid.filter((ef) => result.engines[h.engine].sweep[ef] === undefined);
+    if (missing.length === 0) continue;
+    const { rows } = await h.ask({ cmd: 'recall', efs: missing });
+    for (const row of rows) result.engines[h.engine].sweep[row.ef] = { recall: row.recall, evaluations: row.evaluations };
+  }
+  for (let round = 0; round < rounds; round++) {
+    const order = live.map((_, i) => live[(i + round) % live.length]);
+    for (const h of order) {
+      const { qps } = await h.ask({ cmd: 'time', efs: grid });
+      for (const [ef, value] of Object.entries(qps)) {
+        const cell = result.engines[h.engine].sweep[ef];
+        cell.qps = Math.max(cell.qps ?? 0, value);
+      }
+    }
+    log(`${spec.key}: round ${round + 1}/${rounds} done`);
+  }
+}
+
+/** For each target: the first ef of the grid whose recall reaches it, with its best QPS. */
+function atTargets(entry, grid) {
+  return TARGETS.map((target) => {
+    const ef = grid.find((e) => entry.sweep[e]?.recall >= target);
+    return ef === undefined ? null : { ef, ...entry.sweep[ef] };
+  });
+}
+
+const fmt = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function ratio(value, ref) {
+  return ref === undefined || ref === null || !(ref > 0) ? '' : ` (${(value / ref).toFixed(2)}x)`;
+}
+
+function table(results) {
+  const lines = [
+    '| dataset | engine | build s | inserts/s | QPS @ recall 0.90 (ef) | QPS @ 0.95 (ef) | QPS @ 0.99 (ef) | distance evals / query @ 0.90 / 0.95 / 0.99 (ours only) | RAM bytes / vector |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    const ref = r.engines[REFERENCE];
+    const refAt = ref && !ref.error ? atTargets(ref, r.grid) : [];
+    for (const [engine, e] of Object.entries(r.engines)) {
+      const head = `| ${r.title}, ${fmt(r.n)} x ${r.dim}, ${r.q} queries | ${e.label ?? engine}`;
+      if (e.error) {
+        lines.push(`${head} | failed: ${e.error} | | | | | | |`);
+        continue;
+      }
+      const isRef = engine === REFERENCE;
+      const rr = (value, refValue) => (isRef ? '' : ratio(value, refValue));
+      const inserts = r.n / e.buildSeconds;
+      const cells = atTargets(e, r.grid).map((c, i) => {
+        if (!c) return `not reached (ef <= ${r.grid[r.grid.length - 1]})`;
+        return `${fmt(c.qps)} (ef ${c.ef})${rr(c.qps, refAt[i]?.qps)}`;
+      });
+      const evals = atTargets(e, r.grid).map((c) => (c && c.evaluations !== null ? fmt(c.evaluations) : '—')).join(' / ');
+      lines.push(
+        `${head} | ${fmt(e.buildSeconds, 1)}${rr(e.buildSeconds, ref?.buildSeconds)} | ${fmt(inserts)}${rr(inserts, ref && r.n / ref.buildSeconds)}` +
+          ` | ${cells.join(' | ')} | ${evals} | ${fmt(e.bytesPerVector)}${rr(e.bytesPerVector, ref?.bytesPerVector)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  for (const name of names) if (!DATASETS[name]) throw new Error(`unknown dataset ${name}`);
+  const results = [];
+  for (const name of names) results.push(await benchDataset(name));
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  console.log(
+    `HNSW single thread, M=${M}, ef_construct=${EF_CONSTRUCT}, k=10; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} x ${cpu}; ` +
+      `best of ${rounds} interleaved rounds; ratio = figure / hnswlib-node's figure in the same run; cosine sets pre-normalised, inner product for every engine.`,
+  );
+  console.log('');
+  console.log(table(results));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
