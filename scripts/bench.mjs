@@ -4,7 +4,7 @@
 //
 //   node scripts/bench.mjs [--points 100000] [--dim 128] [--queries 200]
 import { parseArgs } from 'node:util';
-import { createSegment } from '../packages/segment/dist/index.js';
+import { createSegment, defaultKernelImplementation } from '../packages/segment/dist/index.js';
 
 const { values } = parseArgs({
   options: {
@@ -110,7 +110,7 @@ function normalizeRows(data) {
 
 const data = gaussianVectors(N, DIM, 42);
 const queries = gaussianVectors(QUERIES, DIM, 7);
-console.log(`exact search, ${N} x ${DIM}-d float32, ${QUERIES} queries, limit ${LIMIT}, single thread, node ${process.version}`);
+console.log(`exact search, ${N} x ${DIM}-d float32, ${QUERIES} queries, limit ${LIMIT}, single thread, kernels ${defaultKernelImplementation()}, node ${process.version}`);
 console.log('| distance | upserts/s | QPS | QPS, filter 10% | reference loop QPS | ratio to reference |');
 console.log('|---|---|---|---|---|---|');
 for (const distance of ['Cosine', 'Euclid']) {

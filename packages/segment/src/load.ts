@@ -3,16 +3,17 @@ import { ShoalError } from '@shoal/common';
 import type { SegmentSchema } from './contract.js';
 import { decodeImage } from './image.js';
 import { Segment } from './segment.js';
+import type { SegmentOptions } from './segment.js';
 
-export function createSegment(schema: SegmentSchema): Segment {
-  return new Segment(schema);
+export function createSegment(schema: SegmentSchema, options: SegmentOptions = {}): Segment {
+  return new Segment(schema, options);
 }
 
 /** Rebuild a segment from its image (the chunks serialize() returned, or them concatenated); the image must describe the same vector spaces as `schema`. */
-export function loadSegment(schema: SegmentSchema, chunks: Uint8Array[] | Uint8Array): Segment {
+export function loadSegment(schema: SegmentSchema, chunks: Uint8Array[] | Uint8Array, options: SegmentOptions = {}): Segment {
   const image = decodeImage(chunks instanceof Uint8Array ? [chunks] : chunks);
   checkSchema(schema, image.vectors);
-  const segment = new Segment(schema);
+  const segment = new Segment(schema, options);
   const offsets = new Map<string, number>(image.vectors.map((v) => [v.name, 0]));
   image.ids.forEach((id, i) => {
     const rows = new Map<string, Float32Array>();

@@ -44,7 +44,7 @@ import type {
 import { encodeImage } from './image.js';
 import type { ImageContent } from './image.js';
 import { approxJsonBytes, cloneJson } from './json.js';
-import { normalized, passesThreshold, scanDot, scanEuclid, scanManhattan, scoreOfKey } from './kernels.js';
+import { normalized, passesThreshold, scoreOfKey } from './kernels.js';
 import { parseJsonPath, projectPayload, removeAtPath, setAtPath } from './path.js';
 import { FieldIndex } from './payload-index.js';
 import type { FacetValue } from './payload-index.js';
@@ -53,10 +53,14 @@ import type { Plan, PlanSources } from './plan.js';
 import { sortUnique } from './sorted.js';
 import { TopK } from './topk.js';
 import { VectorStore } from './vector-store.js';
+import type { VectorStoreOptions } from './vector-store.js';
 
 /** Dead offsets tolerated before compaction is considered (below this, compaction is not worth it). */
 const COMPACT_DEAD_MIN = 4096;
 const EMPTY_PAYLOAD: Payload = Object.freeze({}) as Payload;
+
+/** How a segment keeps its vectors; the defaults are what a server runs with. */
+export type SegmentOptions = VectorStoreOptions;
 
 export class Segment implements SegmentContract {
   private readonly stores = new Map<string, VectorStore>();
@@ -72,8 +76,11 @@ export class Segment implements SegmentContract {
   private payloadBytes = 0;
   private readonly sources: PlanSources;
 
-  constructor(readonly schema: SegmentSchema) {
-    for (const [name, params] of schema.vectors) this.stores.set(name, new VectorStore(params));
+  constructor(
+    readonly schema: SegmentSchema,
+    private readonly options: SegmentOptions = {},
+  ) {
+    for (const [name, params] of schema.vectors) this.stores.set(name, new VectorStore(params, options));
     this.sources = {
       idKeyAt: (offset) => pointKey(this.ids[offset] as PointId),
       hasVector: (name, offset) => this.stores.get(name)?.has(offset) ?? false,
@@ -88,6 +95,7 @@ export class Segment implements SegmentContract {
   apply(op: PointOperation): ApplyResult {
     switch (op.kind) {
       case 'upsert':
+        this.reserveRows(op.points);
         for (const point of op.points) this.upsertPoint(point);
         return OK;
       case 'delete_points':
@@ -127,6 +135,20 @@ export class Segment implements SegmentContract {
       default:
         return unreachable(op, 'unknown point operation');
     }
+  }
+
+  /**
+   * Room in every vector space for the points about to be written, so that a batch over the
+   * wasm32 memory cap fails as a whole, before anything changes.
+   */
+  private reserveRows(points: readonly PointStruct[]): void {
+    let fresh = 0;
+    const names = new Set<string>();
+    for (const point of points) {
+      if (!this.offsetOf.has(pointKey(point.id))) fresh++;
+      for (const name of point.vectors.keys()) names.add(name);
+    }
+    for (const name of names) this.stores.get(name)?.reserve(this.used + fresh);
   }
 
   private upsertPoint(point: PointStruct): void {
@@ -224,6 +246,7 @@ export class Segment implements SegmentContract {
   }
 
   private updateVectors(points: readonly PointVectors[]): ApplyResult {
+    for (const point of points) for (const name of point.vectors.keys()) this.stores.get(name)?.reserve(this.used);
     const missing: PointId[] = [];
     for (const point of points) {
       const offset = this.offsetOf.get(pointKey(point.id));
@@ -272,7 +295,7 @@ export class Segment implements SegmentContract {
   }
 
   private resetStorage(): void {
-    for (const [name, params] of this.schema.vectors) this.stores.set(name, new VectorStore(params));
+    for (const [name, params] of this.schema.vectors) this.stores.set(name, new VectorStore(params, this.options));
     this.ids = [];
     this.live = new Uint8Array(64);
     this.used = 0;
@@ -351,9 +374,7 @@ export class Segment implements SegmentContract {
     const query = distance === 'Cosine' ? normalized(params.vector) : params.vector;
     assert(query.length === store.dim, 'query vector length');
     const top = new TopK(Math.min(k, candidates.length));
-    if (distance === 'Euclid') scanEuclid(store.data, store.dim, query, candidates, top);
-    else if (distance === 'Manhattan') scanManhattan(store.data, store.dim, query, candidates, top);
-    else scanDot(store.data, store.dim, query, candidates, top);
+    store.scan(query, candidates, top);
     const { keys, offsets } = top.drain();
     const out: ScoredPoint[] = [];
     for (let i = params.offset; i < keys.length; i++) {
@@ -375,6 +396,11 @@ export class Segment implements SegmentContract {
     }
     const out = new Uint32Array(plan.candidates === null ? this.used : plan.candidates.length);
     let n = 0;
+    if (plan.candidates === null && plan.residual === null && excluded.size === 0) {
+      // No filter: a plain pass that the range kernel then reads as runs of rows.
+      for (let o = 0; o < this.used; o++) if (this.live[o] === 1 && store.has(o)) out[n++] = o;
+      return out.subarray(0, n);
+    }
     const visit = (offset: number): void => {
       if (store.has(offset) && !excluded.has(offset) && this.passes(plan, offset)) out[n++] = offset;
     };
@@ -458,7 +484,7 @@ export class Segment implements SegmentContract {
     let vectorBytes = 0;
     for (const [name, store] of this.stores) {
       vectors.set(name, store.size);
-      vectorBytes += store.size * store.dim * Float32Array.BYTES_PER_ELEMENT;
+      vectorBytes += store.bytesHeld;
     }
     return { points: this.liveCount, vectors, payloadBytesApprox: this.payloadBytes, vectorBytes };
   }
@@ -481,7 +507,7 @@ export class Segment implements SegmentContract {
       const data = new Float32Array(rows * store.dim);
       let row = 0;
       offsets.forEach((offset) => {
-        if (store.has(offset)) data.set(store.data.subarray(offset * store.dim, (offset + 1) * store.dim), row++ * store.dim);
+        if (store.has(offset)) data.set(store.row(offset), row++ * store.dim);
       });
       return { name, size: store.dim, distance: store.params.distance, present, data };
     });
