@@ -18,7 +18,8 @@ import { CACHE, DATASETS, datasetSpec } from './data.mjs';
 import { EF_CONSTRUCT, M } from './constants.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const EF_GRID = [10, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048];
+// Steps of about 1.25x: a coarse grid makes an engine just short of a target jump a whole step.
+const EF_GRID = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 const TARGETS = [0.9, 0.95, 0.99];
 const REFERENCE = 'hnswlib';
 
@@ -85,7 +86,7 @@ async function benchDataset(name) {
     return JSON.parse(readFileSync(resultPath, 'utf8'));
   }
   prepareDataset(name);
-  const result = { dataset: name, title: spec.title, n: spec.n, q: spec.q, dim: spec.dim, engines: {} };
+  const result = { dataset: name, title: spec.title, n: spec.n, q: spec.q, dim: spec.dim, measuredAt: new Date().toISOString(), engines: {} };
   const live = [];
   try {
     for (const engine of engines) {
@@ -198,8 +199,9 @@ async function main() {
   const results = [];
   for (const name of names) results.push(await benchDataset(name));
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const dates = [...new Set(results.map((r) => (r.measuredAt ?? 'unknown date').slice(0, 10)))].join(', ');
   console.log(
-    `HNSW single thread, M=${M}, ef_construct=${EF_CONSTRUCT}, k=10; ${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${cpus().length} x ${cpu}; ` +
+    `HNSW single thread, M=${M}, ef_construct=${EF_CONSTRUCT}, k=10; measured ${dates}, node ${process.version}, ${cpus().length} x ${cpu}; ` +
       `best of ${rounds} interleaved rounds; ratio = figure / hnswlib-node's figure in the same run; cosine sets pre-normalised, inner product for every engine.`,
   );
   console.log('');
