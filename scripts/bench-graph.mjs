@@ -12,6 +12,9 @@ import { performance } from 'node:perf_hooks';
 import { seededRng } from '../packages/common/dist/index.js';
 import { HnswGraph, createJsScorer } from '../packages/segment/dist/hnsw/index.js';
 
+/** Common's seeded generator (mulberry32), as a plain () => [0, 1) function. */
+const seededRngNext = (seed) => seededRng(seed).next;
+
 const { values } = parseArgs({
   options: {
     points: { type: 'string', default: '100000' },
@@ -35,23 +38,12 @@ const PARAMS = { m: Number(values.m), efConstruct: Number(values['ef-construct']
 const EFS = values.efs.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function normal(rand) {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
 
 function vectors(count, seed) {
-  const rand = mulberry32(seed);
+  const rand = seededRngNext(seed);
   const centres = Array.from({ length: CLUSTERS }, () => Float64Array.from({ length: DIM }, () => normal(rand)));
   const out = new Float32Array(count * DIM);
   for (let i = 0; i < count; i++) {

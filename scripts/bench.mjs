@@ -5,6 +5,10 @@
 //   node scripts/bench.mjs [--points 100000] [--dim 128] [--queries 200]
 import { parseArgs } from 'node:util';
 import { createSegment, defaultKernelImplementation } from '../packages/segment/dist/index.js';
+import { seededRng } from '../packages/common/dist/index.js';
+
+/** Common's seeded generator (mulberry32), as a plain () => [0, 1) function. */
+const seededRngNext = (seed) => seededRng(seed).next;
 
 const { values } = parseArgs({
   options: {
@@ -18,19 +22,8 @@ const DIM = Number(values.dim);
 const QUERIES = Number(values.queries);
 const LIMIT = 10;
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function gaussianVectors(count, dim, seed) {
-  const rand = mulberry32(seed);
+  const rand = seededRngNext(seed);
   const out = new Float32Array(count * dim);
   for (let i = 0; i < out.length; i += 2) {
     const u = Math.max(rand(), 1e-12);

@@ -1,21 +1,11 @@
 // Three real node processes on 127.0.0.1/2/3: the first founds the cluster (--uri), the others
 // join it (--bootstrap). Each keeps its storage and command line, so a killed node restarts
 // exactly as an operator would restart it.
+import type { ClusterStatusBody } from '@shoal/consensus';
 import { startServer, tempStorage, removeStorage, type ServerProcess } from '../test/harness.js';
 
-export interface ClusterStatus {
-  readonly status: 'enabled';
-  readonly peer_id: number;
-  readonly peers: Record<string, { readonly uri: string }>;
-  readonly raft_info: {
-    readonly term: number;
-    readonly commit: number;
-    readonly pending_operations: number;
-    readonly leader: number | null;
-    readonly role: string | null;
-    readonly is_voter: boolean;
-  };
-}
+/** GET /cluster's body, as the node builds it. */
+export type ClusterStatus = ClusterStatusBody;
 
 export interface ClusterNode {
   readonly host: string;

@@ -7,6 +7,10 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRng } from '../../packages/common/dist/index.js';
+
+/** Common's seeded generator (mulberry32), as a plain () => [0, 1) function. */
+const seededRngNext = (seed) => seededRng(seed).next;
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(HERE, '..', '..');
@@ -96,17 +100,6 @@ function prepareGlove(spec) {
   return { base, queries };
 }
 
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function normal(rand) {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
 }
@@ -114,7 +107,7 @@ function normal(rand) {
 // A mixture of MIXTURE_CLUSTERS Gaussians (centres N(0, 1) per coordinate, spread 0.35), closer
 // to real embeddings than one Gaussian. Queries come from the same stream, after the base.
 function prepareMixture(spec, seed) {
-  const rand = mulberry32(seed);
+  const rand = seededRngNext(seed);
   const dim = spec.dim;
   const centres = Array.from({ length: MIXTURE_CLUSTERS }, () => Float64Array.from({ length: dim }, () => normal(rand)));
   const all = new Float32Array((spec.n + spec.q) * dim);

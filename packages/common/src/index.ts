@@ -5,6 +5,7 @@ export * from './ids.js';
 export * from './limits.js';
 export * from './fs.js';
 export * from './fs-atomic.js';
+export * from './crc32c.js';
 export * from './rng.js';
 export * from './fs-node.js';
 export * from './fs-memory.js';

@@ -273,17 +273,7 @@ export class GrpcTransport implements Transport {
   }
 
   private controlDefinition(): grpc.ServiceDefinition {
-    return {
-      call: {
-        path: p2pSchema().controlPath,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    };
+    return unaryBytesService('call', p2pSchema().controlPath);
   }
 
   private refusal(batch: RaftBatch): Partial<grpc.StatusObject> | null {
@@ -302,17 +292,7 @@ export class GrpcTransport implements Transport {
   }
 
   private serviceDefinition(): grpc.ServiceDefinition {
-    return {
-      send: {
-        path: p2pSchema().sendPath,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: identity,
-        requestDeserialize: identity,
-        responseSerialize: identity,
-        responseDeserialize: identity,
-      },
-    };
+    return unaryBytesService('send', p2pSchema().sendPath);
   }
 
   private serverOptions(): grpc.ServerOptions {
@@ -368,4 +348,19 @@ function ackFailure(id: TransportPeerId, response: Buffer | undefined): BatchFai
   if (typeof ack === 'string') return { message: ack, retry: false };
   if (ack.peer !== id) return { message: `peer ${id}'s address answers as peer ${ack.peer}`, retry: false };
   return null;
+}
+
+/** A one-method unary service whose messages are bytes we encode and decode ourselves. */
+function unaryBytesService(method: string, path: string): grpc.ServiceDefinition {
+  return {
+    [method]: {
+      path,
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+    },
+  };
 }

@@ -12,7 +12,8 @@ import {
   type Snapshot,
   type Term,
 } from '@shoal/raft';
-import { Wal, crc32c, ensureDirDurable } from '@shoal/wal';
+import { crc32c } from '@shoal/common';
+import { Wal, ensureDirDurable } from '@shoal/wal';
 import {
   Reader,
   Writer,

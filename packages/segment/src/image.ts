@@ -1,14 +1,14 @@
 // The on-disk image of a segment. Layout (all integers little-endian):
 //   magic "SHOALSEG" | u32 version | u64 length + JSON header | u64 length + JSON points
 //   | per vector space in header order: n presence bytes (0/1) then float32 rows of present points
-//   | u32 CRC-32 of every byte before it
+//   | u32 CRC-32C of every byte before it
 // JSON is the lossless kind (bigint integers survive). Payload indexes are stored as definitions
 // and rebuilt on load, which keeps the format small and the index code the single source of truth.
-import { ShoalError, assert, decodeJson, encodeJson } from '@shoal/common';
+import { ShoalError, assert, crc32c, decodeJson, encodeJson } from '@shoal/common';
 import type { Distance, Payload, PayloadIndexParams, PointId } from '@shoal/common';
 
 const MAGIC = 'SHOALSEG';
-const VERSION = 1;
+const VERSION = 2; // 2: CRC-32C (common's) instead of CRC-32
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 export interface ImageVectors {
@@ -51,9 +51,9 @@ export function encodeImage(content: ImageContent): Uint8Array[] {
   for (const v of content.vectors) {
     chunks.push(v.present, new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
   }
-  let crc = CRC_INIT;
-  for (const chunk of chunks) crc = crc32Update(crc, chunk);
-  chunks.push(u32(crc32Final(crc)));
+  let crc = 0;
+  for (const chunk of chunks) crc = crc32c(chunk, 0, chunk.length, crc);
+  chunks.push(u32(crc));
   return chunks;
 }
 
@@ -63,7 +63,7 @@ export function decodeImage(chunks: readonly Uint8Array[]): ImageContent {
   if (bytes.length < MAGIC.length + 8) throw corrupt('too short');
   const body = bytes.subarray(0, bytes.length - 4);
   const stored = new DataView(bytes.buffer, bytes.byteOffset + body.length, 4).getUint32(0, true);
-  if (crc32Final(crc32Update(CRC_INIT, body)) !== stored) throw corrupt('checksum mismatch');
+  if (crc32c(body) !== stored) throw corrupt('checksum mismatch');
   const reader = new Reader(body);
   if (new TextDecoder().decode(reader.take(MAGIC.length)) !== MAGIC) throw corrupt('bad magic');
   if (reader.u32() !== VERSION) throw corrupt('unknown version');
@@ -131,26 +131,4 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
     at += c.length;
   }
   return out;
-}
-
-// CRC-32 (IEEE 802.3, reflected), table-driven.
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-const CRC_INIT = 0xffffffff;
-
-function crc32Update(crc: number, bytes: Uint8Array): number {
-  let c = crc;
-  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return c >>> 0;
-}
-
-function crc32Final(crc: number): number {
-  return (crc ^ 0xffffffff) >>> 0;
 }

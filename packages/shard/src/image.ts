@@ -1,5 +1,4 @@
-import { ShoalError } from '@shoal/common';
-import { crc32c } from '@shoal/wal';
+import { ShoalError, crc32c } from '@shoal/common';
 
 // A segment image file, little-endian:
 //   [0, 8)    magic "SHOALIMG"

@@ -1,5 +1,4 @@
-import { assert } from '@shoal/common';
-import { crc32c } from './crc32c.js';
+import { assert, crc32c } from '@shoal/common';
 
 /**
  * One WAL record on disk, little-endian:

@@ -11,7 +11,7 @@ import {
   type FileSystem,
 } from '@shoal/common';
 import { Wal } from './wal.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '@shoal/common';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 const str = (b: Uint8Array): string => new TextDecoder().decode(b);

@@ -2,10 +2,10 @@
 //   magic "HNSW" | version | m | m0 | efConstruct | capacity | count | entry | maxLevel | upperUsed
 //   | levels (capacity bytes, padded to 4) | deleted (capacity bytes, padded to 4)
 //   | level0 (capacity * (1 + m0) words) | upperStart (capacity words) | upper (upperUsed words)
-//   | CRC-32 of every byte before it
+//   | CRC-32C of every byte before it
 // Loading checks the checksum and every link (in range, no self link, within its cap), so a
 // damaged file is reported as corrupt rather than sending a search out of bounds.
-import { ShoalError, assert } from '@shoal/common';
+import { ShoalError, assert, crc32c } from '@shoal/common';
 import type { Rng } from '@shoal/common';
 import { HnswGraph } from './graph.js';
 import { HNSW_EF_MAX, HNSW_LEVEL_MAX, HNSW_M_MAX, HNSW_M_MIN, LEVEL_ABSENT, NO_NODE } from './limits.js';
@@ -13,7 +13,7 @@ import type { VectorScorer } from './scorer.js';
 import { GraphStore } from './store.js';
 
 const MAGIC = 0x57534e48; // "HNSW" read as a little-endian u32
-const VERSION = 1;
+const VERSION = 2; // 2: CRC-32C (common's) instead of CRC-32
 const HEADER_WORDS = 10;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -36,7 +36,7 @@ export function serializeGraph(graph: HnswGraph): Uint8Array {
   at += g.upperStart.byteLength;
   u32.set(g.upper.subarray(0, g.upperUsed), at / 4);
   at += g.upperUsed * 4;
-  u32[at / 4] = crc32(out.subarray(0, at));
+  u32[at / 4] = crc32c(out, 0, at);
   return out;
 }
 
@@ -56,7 +56,7 @@ export function loadGraph(bytes: Uint8Array, scorer: VectorScorer, rng: Rng, opt
   const copy = options.inPlace === true ? bytes : bytes.slice(); // a copy is aligned and ours to mutate
   const u32 = new Uint32Array(copy.buffer, copy.byteOffset, copy.length / 4);
   const bodyLength = copy.length - 4;
-  if (crc32(copy.subarray(0, bodyLength)) !== u32[bodyLength / 4]) throw corrupt('checksum mismatch');
+  if (crc32c(copy, 0, bodyLength) !== u32[bodyLength / 4]) throw corrupt('checksum mismatch');
   const [magic, version, m, m0, efConstruct, capacity, count, entry, maxLevel, upperUsed] = u32.subarray(0, HEADER_WORDS);
   if (magic !== MAGIC) throw corrupt('bad magic');
   if (version !== VERSION) throw corrupt(`unknown version ${version}`);
@@ -124,20 +124,4 @@ function corrupt(why: string): ShoalError {
 
 function pad4(n: number): number {
   return (n + 3) & ~3;
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
