@@ -7,3 +7,4 @@ export { parseJsonPath } from './path.js';
 export type { JsonPath, PathStep } from './path.js';
 export { parseDatetimeMicros } from './datetime.js';
 export * from './wasm/index.js';
+export * from './dense/index.js';

@@ -124,8 +124,16 @@ export class HnswGraph {
   }
 
   insert(id: number): void {
+    this.insertAtLevel(id, randomLevel(this.rng, this.mult));
+  }
+
+  /**
+   * Inserts `id` with a top level drawn by the caller (randomLevel with mult = 1 / ln m), for
+   * stores whose upper-level pool was sized from levels drawn up front.
+   */
+  insertAtLevel(id: number, level: number): void {
+    assert(Number.isInteger(level) && level >= 0 && level <= HNSW_LEVEL_MAX, `level ${level} out of range`);
     const g = this.store;
-    const level = randomLevel(this.rng, this.mult);
     g.allocate(id, level);
     if (g.entry === NO_NODE) {
       g.entry = id;

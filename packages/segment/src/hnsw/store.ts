@@ -1,8 +1,10 @@
 // The graph's memory: flat typed arrays, no object per node.
 //   levels      Uint8Array[capacity]          top level of each node, LEVEL_ABSENT if not inserted
 //   deleted     Uint8Array[capacity]          1 for a tombstone: never returned, still traversed
-//   level0      Uint32Array[capacity*(1+m0)]  per node: link count, then up to m0 ids (m0 = 2m by
-//                                             default; more leaves room for payload_m links)
+//   level0      Uint32Array[capacity*stride0] per node: link count, then up to m0 ids (m0 = 2m by
+//                                             default; more leaves room for payload_m links); stride0
+//                                             is 1 + m0 unless the caller's records carry more (a
+//                                             dense index keeps each node's vector after its links)
 //   upperStart  Uint32Array[capacity]         per node with level >= 1: where its blocks start
 //   upper       Uint32Array pool              per such node, one block of 1+m per level 1..L
 // Only about 1/(m-1) of the nodes have upper levels, so the pool stays small and compact: a
@@ -34,12 +36,14 @@ export class GraphStore {
   maxLevel = 0;
   count = 0;
 
-  constructor(readonly capacity: number, readonly m: number, m0: number, arrays?: StoreArrays) {
+  /** stride0: u32 words per level-0 record, at least 1 + m0 (default). */
+  constructor(readonly capacity: number, readonly m: number, m0: number, arrays?: StoreArrays, stride0?: number) {
     this.m0 = m0;
-    this.stride0 = 1 + this.m0;
+    this.stride0 = stride0 ?? 1 + this.m0;
+    assert(Number.isInteger(this.stride0) && this.stride0 >= 1 + m0, 'level-0 stride must hold the count and m0 links');
     this.strideUpper = 1 + m;
     if (arrays !== undefined) {
-      assert(arrays.levels.length === capacity && arrays.level0.length === capacity * this.stride0, 'arrays do not fit');
+      assert(arrays.levels.length === capacity && arrays.level0.length >= capacity * this.stride0, 'arrays do not fit');
       this.levels = arrays.levels;
       this.deleted = arrays.deleted;
       this.level0 = arrays.level0;

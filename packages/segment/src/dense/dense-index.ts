@@ -1,0 +1,396 @@
+// DenseIndex (contract.ts): one named vector's rows, int8 codes and HNSW graph in one shared
+// WebAssembly.Memory. Built on any thread; opened on others over the same memory without a
+// copy; each searcher (a DenseIndex object) gets its own scratch slot in that memory.
+import { ShoalError, assert, seededRng } from '@shoal/common';
+import { HnswGraph, randomLevel } from '../hnsw/graph.js';
+import { GraphStore } from '../hnsw/store.js';
+import { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN, LEVEL_ABSENT, NO_NODE } from '../hnsw/limits.js';
+import { TopK } from '../topk.js';
+import { createKernels } from '../wasm/kernels.js';
+import type { KernelImplementation, Kernels } from '../wasm/types.js';
+import type {
+  DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseSearchOptions, DenseSearchResult,
+} from './contract.js';
+import { readImage, serializeRegions } from './codec.js';
+import { bitsetBytes, planLayout, scratchLayout, withEntry } from './layout.js';
+import type { DenseLayout, ScratchLayout } from './layout.js';
+import { DENSE_DIM_MAX, EXACT_CHUNK_ROWS, QUANTILE_MIN } from './limits.js';
+import { claimSlot, createIndexMemory, releaseSlot, slotPtr } from './memory.js';
+import { calibrateInt8, encodeInt8, queryCorrection, rowCorrection } from './quantize.js';
+import type { CodeSums, Int8Range } from './quantize.js';
+import { F32Scorer, Int8Scorer } from './scorers.js';
+
+/** Engine choice, for tests and benchmarks; the default follows feature detection. */
+export interface DenseEngineOptions {
+  /** 'js' forces the JS search and build loops over JS kernels. */
+  readonly implementation?: KernelImplementation;
+}
+
+const EMPTY: DenseSearchResult = { ids: new Uint32Array(0), keys: new Float32Array(0), evaluations: 0 };
+
+/**
+ * Builds an index over rows[0 .. count*dim) (row-major, unit length for Cosine). Inserts ids in
+ * order with levels drawn from `params.seed`, so the same input gives the same bytes.
+ */
+export function buildDenseIndex(rows: Float32Array, count: number, params: DenseIndexParams, options: DenseEngineOptions = {}): DenseIndex {
+  checkParams(params);
+  assert(Number.isInteger(count) && count >= 0 && rows.length >= count * params.dim, `rows hold fewer than ${count} x ${params.dim} values`);
+  const levels = drawLevels(count, params);
+  let upperWords = 0;
+  let entry = NO_NODE;
+  let maxLevel = 0;
+  for (let id = 0; id < count && params.m > 0; id++) {
+    const level = levels[id] as number;
+    upperWords += level * (1 + params.m);
+    if (entry === NO_NODE || level > maxLevel) {
+      entry = id;
+      maxLevel = level;
+    }
+  }
+  const quant = params.quantization;
+  const range: Int8Range = quant !== null && quant.kind === 'int8'
+    ? calibrateInt8(rows, count, params.dim, quant.quantile, params.seed)
+    : { mid: 0, scale: 1 };
+  const layout = planLayout({ params, count, upperWords, entry, maxLevel, qMid: range.mid, qScale: range.scale });
+  const memory = createIndexMemory(layout);
+  fillRows(memory, layout, rows, range);
+  const index = new DenseIndexImpl(memory, layout, params, options);
+  if (layout.graph === 1 && count > 0) index.buildGraph(levels);
+  return index;
+}
+
+/** The same index on another thread, over the handle's shared memory (no copy). */
+export function openDenseIndex(handle: DenseIndexHandle, options: DenseEngineOptions = {}): DenseIndex {
+  checkParams(handle.params);
+  return new DenseIndexImpl(handle.memory, layoutOf(handle.layout), handle.params, options);
+}
+
+/**
+ * An index from bytes written by serialize() (whole, or in the same or any other chunking),
+ * without rebuilding. Throws ShoalError('storage') when they are damaged.
+ */
+export function loadDenseIndex(bytes: Uint8Array[] | Uint8Array, options: DenseEngineOptions = {}): DenseIndex {
+  const image = readImage(Array.isArray(bytes) ? bytes : [bytes], checkParams);
+  return new DenseIndexImpl(image.memory, image.layout, image.params, options);
+}
+
+export function checkParams(params: DenseIndexParams): void {
+  const { dim, metric, m, efConstruct, quantization, seed } = params;
+  if (!Number.isInteger(dim) || dim < 1 || dim > DENSE_DIM_MAX) throw new ShoalError('bad_request', `dense index dim must be 1..${DENSE_DIM_MAX}, got ${dim}`);
+  if (metric !== 'dot' && metric !== 'l2' && metric !== 'l1') throw new ShoalError('bad_request', `unknown dense metric ${String(metric)}`);
+  if (!Number.isInteger(m) || (m !== 0 && (m < HNSW_M_MIN || m > HNSW_M_MAX))) {
+    throw new ShoalError('bad_request', `hnsw m must be 0 (no graph) or ${HNSW_M_MIN}..${HNSW_M_MAX}, got ${m}`);
+  }
+  if (!Number.isInteger(efConstruct) || efConstruct < 1 || efConstruct > HNSW_EF_MAX) {
+    throw new ShoalError('bad_request', `ef_construct must be 1..${HNSW_EF_MAX}, got ${efConstruct}`);
+  }
+  if (!Number.isInteger(seed)) throw new ShoalError('bad_request', `seed must be an integer, got ${seed}`);
+  if (quantization === null) return;
+  if (quantization.kind === 'binary' || quantization.kind === 'product') {
+    throw new ShoalError('unsupported', `${quantization.kind} quantization is not supported yet (scalar int8 is)`);
+  }
+  if (quantization.kind !== 'int8') throw new ShoalError('bad_request', `unknown quantization ${String((quantization as { kind: unknown }).kind)}`);
+  const q = quantization.quantile;
+  if (!(q >= QUANTILE_MIN && q <= 1)) throw new ShoalError('bad_request', `quantile must be in [${QUANTILE_MIN}, 1], got ${q}`);
+}
+
+/** Top level of every node, drawn in insertion (id) order from the seed. */
+function drawLevels(count: number, params: DenseIndexParams): Uint8Array {
+  const levels = new Uint8Array(count);
+  if (params.m === 0) return levels;
+  const rng = seededRng(params.seed);
+  const mult = 1 / Math.log(params.m);
+  for (let id = 0; id < count; id++) levels[id] = randomLevel(rng, mult);
+  return levels;
+}
+
+/** Copies the rows into the records (or rows region) and codes them when quantized. */
+function fillRows(memory: WebAssembly.Memory, L: DenseLayout, rows: Float32Array, range: Int8Range): void {
+  const f32 = new Float32Array(memory.buffer);
+  const i8 = new Int8Array(memory.buffer);
+  const dim = L.dim;
+  const sums: CodeSums = { sum: 0, sumSquares: 0 };
+  for (let id = 0; id < L.count; id++) {
+    const from = id * dim;
+    f32.set(rows.subarray(from, from + dim), (L.rowsPtr + id * L.rowStride) >>> 2);
+    if (L.quantized === 0) continue;
+    const record = L.recordsPtr + id * L.recordBytes;
+    encodeInt8(rows, from, dim, range, i8, record + L.payloadOffset, sums);
+    f32[(record + L.corrOffset) >>> 2] = rowCorrection(L.metric, range, sums);
+  }
+}
+
+const LAYOUT_KEYS = [
+  'count', 'dim', 'metric', 'm', 'm0', 'graph', 'quantized', 'controlPtr', 'recordsPtr', 'recordBytes', 'corrOffset',
+  'payloadOffset', 'rowsPtr', 'rowStride', 'levelsPtr', 'upperStartPtr', 'upperPtr', 'upperWords', 'entry', 'maxLevel',
+  'qMid', 'qScale', 'dataStart', 'dataEnd', 'scratchBytes',
+] as const;
+
+function layoutOf(raw: { readonly [key: string]: number }): DenseLayout {
+  for (const key of LAYOUT_KEYS) assert(typeof raw[key] === 'number', `dense index handle lacks layout.${key}`);
+  return raw as DenseLayout;
+}
+
+/** One searcher's scratch: its slot in the memory and views of it. */
+interface Searcher {
+  readonly slot: number;
+  readonly base: number;
+  readonly parts: ScratchLayout;
+  readonly f32: Float32Array;
+  readonly i8: Int8Array;
+  readonly u32: Uint32Array;
+  readonly f32Scorer: F32Scorer;
+  readonly int8Scorer: Int8Scorer | null;
+  /** Query view inside the memory. */
+  readonly query: Float32Array;
+  /** allowed AND NOT deleted, for the JS graph search; null until a filtered search needs it. */
+  accept: Uint8Array | null;
+  f32Graph: HnswGraph | null;
+  int8Graph: HnswGraph | null;
+}
+
+/** Releases a searcher's scratch slot when its index object is garbage-collected. */
+const slotReleaser = new FinalizationRegistry<{ memory: WebAssembly.Memory; layout: DenseLayout; slot: number }>((held) => {
+  releaseSlot(held.memory, held.layout, held.slot);
+});
+
+class DenseIndexImpl implements DenseIndex {
+  readonly count: number;
+  readonly indexed: boolean;
+  private readonly kernels: Kernels;
+  private searcherState: Searcher | null = null;
+
+  constructor(
+    private readonly mem: WebAssembly.Memory,
+    private layout: DenseLayout,
+    readonly params: DenseIndexParams,
+    options: DenseEngineOptions,
+  ) {
+    this.count = layout.count;
+    this.indexed = layout.graph === 1;
+    this.kernels = createKernels(mem, { implementation: options.implementation });
+  }
+
+  /** Inserts every node (levels drawn up front), then links in nodes left unreachable. */
+  buildGraph(levels: Uint8Array): void {
+    const L = this.layout;
+    const s = this.searcher();
+    const store = this.graphStore(0);
+    store.levels.fill(LEVEL_ABSENT);
+    const graph = HnswGraph.fromStore(store, this.hnswParams(), s.f32Scorer, seededRng(this.params.seed));
+    const upper = store.upper;
+    for (let id = 0; id < L.count; id++) graph.insertAtLevel(id, levels[id] as number);
+    graph.connectUnreachable();
+    assert(store.upper === upper && store.upperUsed === L.upperWords, 'upper-level pool sized from the drawn levels');
+    assert(store.entry === L.entry && store.maxLevel === L.maxLevel, 'entry point as drawn');
+  }
+
+  search(query: Float32Array, o: DenseSearchOptions): DenseSearchResult {
+    const L = this.layout;
+    checkSearch(L, query, o);
+    if (L.count === 0) return EMPTY;
+    const s = this.searcher();
+    s.query.set(query.subarray(0, L.dim));
+    const useCodes = L.quantized === 1 && o.quantization?.ignore !== true;
+    const k = Math.min(o.k, L.count);
+    const exact = o.exact || L.graph === 0 || k >= L.count;
+    if (!useCodes) {
+      return exact ? this.exactF32(s, k, o) : this.graphF32(s, k, o);
+    }
+    const rescore = o.quantization?.rescore !== false;
+    const oversampling = Math.max(1, o.quantization?.oversampling ?? 1);
+    const wanted = Math.min(L.count, Math.max(k, Math.ceil(k * oversampling)));
+    this.encodeQuery(s);
+    const found = exact ? this.exactInt8(s, wanted, o) : this.graphInt8(s, wanted, o);
+    if (!rescore) return truncate(found, k);
+    return this.rescore(s, found, k);
+  }
+
+  row(id: number): Float32Array {
+    const L = this.layout;
+    assert(Number.isInteger(id) && id >= 0 && id < L.count, `row ${id} outside 0..${L.count - 1}`);
+    const at = L.rowsPtr + id * L.rowStride;
+    return new Float32Array(this.mem.buffer, at, L.dim).slice();
+  }
+
+  memory(): DenseMemoryReport {
+    const L = this.layout;
+    const graphBytes = L.graph === 1 ? L.count * (4 * (1 + L.m0) + 1 + 4) + L.upperWords * 4 : 0;
+    return {
+      vectorBytes: L.count * L.dim * 4,
+      quantizedBytes: L.quantized === 1 ? L.count * (L.dim + 4) : 0,
+      graphBytes,
+      memoryBytes: this.mem.buffer.byteLength,
+    };
+  }
+
+  handle(): DenseIndexHandle {
+    return { memory: this.mem, layout: { ...this.layout }, params: this.params };
+  }
+
+  serialize(): Uint8Array[] {
+    return serializeRegions(this.mem, this.layout, this.params);
+  }
+
+  // ------------------------------------------------------------------ searcher state
+
+  private searcher(): Searcher {
+    if (this.searcherState !== null) return this.searcherState;
+    const L = this.layout;
+    const slot = claimSlot(this.mem, L);
+    const base = slotPtr(L, slot);
+    const parts = scratchLayout(L.count, L.dim, L.m0);
+    const buffer = this.mem.buffer;
+    const batch = { idsPtr: base + parts.ids, scoresPtr: base + parts.scores };
+    const state: Searcher = {
+      slot, base, parts,
+      f32: new Float32Array(buffer), i8: new Int8Array(buffer), u32: new Uint32Array(buffer),
+      f32Scorer: new F32Scorer(this.kernels, L, batch),
+      int8Scorer: L.quantized === 1 ? new Int8Scorer(this.kernels, L, batch) : null,
+      query: new Float32Array(buffer, base + parts.query, L.dim),
+      accept: null, f32Graph: null, int8Graph: null,
+    };
+    slotReleaser.register(this, { memory: this.mem, layout: L, slot });
+    this.searcherState = state;
+    return state;
+  }
+
+  private hnswParams(): { m: number; efConstruct: number; m0: number } {
+    return { m: this.layout.m, efConstruct: this.params.efConstruct, m0: this.layout.m0 };
+  }
+
+  /** The graph's arrays as views of the memory (upperUsed: words already used in the pool). */
+  private graphStore(upperUsed: number): GraphStore {
+    const L = this.layout;
+    const buffer = this.mem.buffer;
+    const stride0 = L.recordBytes >>> 2;
+    const store = new GraphStore(L.count, L.m, L.m0, {
+      levels: new Uint8Array(buffer, L.levelsPtr, L.count),
+      deleted: new Uint8Array(L.count),
+      level0: new Uint32Array(buffer, L.recordsPtr, L.count * stride0),
+      upperStart: new Uint32Array(buffer, L.upperStartPtr, L.count),
+      upper: new Uint32Array(buffer, L.upperPtr, L.upperWords),
+      upperUsed,
+    }, stride0);
+    if (upperUsed > 0) {
+      store.count = L.count;
+      store.entry = L.entry;
+      store.maxLevel = L.maxLevel;
+    }
+    return store;
+  }
+
+  private graphFor(s: Searcher, codes: boolean): HnswGraph {
+    if (codes) {
+      s.int8Graph ??= HnswGraph.fromStore(this.graphStore(this.layout.upperWords), this.hnswParams(), s.int8Scorer as Int8Scorer, seededRng(0));
+      return s.int8Graph;
+    }
+    s.f32Graph ??= HnswGraph.fromStore(this.graphStore(this.layout.upperWords), this.hnswParams(), s.f32Scorer, seededRng(0));
+    return s.f32Graph;
+  }
+
+  /** allowed AND NOT deleted as one bitset, or null when neither is given. */
+  private acceptBits(s: Searcher, o: DenseSearchOptions): Uint8Array | null {
+    if (o.allowed === null && o.deleted === null) return null;
+    const n = bitsetBytes(this.layout.count);
+    const bits = (s.accept ??= new Uint8Array(n));
+    const { allowed, deleted } = o;
+    for (let i = 0; i < n; i++) {
+      const a = allowed === null ? 0xff : (allowed[i] ?? 0);
+      const d = deleted === null ? 0 : (deleted[i] ?? 0);
+      bits[i] = a & ~d;
+    }
+    return bits;
+  }
+
+  private encodeQuery(s: Searcher): void {
+    const L = this.layout;
+    const range = { mid: L.qMid, scale: L.qScale };
+    const sums: CodeSums = { sum: 0, sumSquares: 0 };
+    const codePtr = s.base + s.parts.queryCode;
+    encodeInt8(s.query, 0, L.dim, range, s.i8, codePtr, sums);
+    const scorer = s.int8Scorer as Int8Scorer;
+    scorer.queryPtr = codePtr;
+    scorer.queryCorr = queryCorrection(L.metric, range, L.dim, sums);
+  }
+
+  // ------------------------------------------------------------------ search paths (JS loops)
+
+  private graphF32(s: Searcher, k: number, o: DenseSearchOptions): DenseSearchResult {
+    const graph = this.graphFor(s, false);
+    const bits = this.acceptBits(s, o);
+    const r = graph.search(s.query, k, { ef: Math.min(Math.max(o.ef, k), HNSW_EF_MAX), ...(bits === null ? {} : { allowed: bits }) });
+    return { ids: r.ids, keys: Float32Array.from(r.scores), evaluations: r.distanceEvaluations };
+  }
+
+  private graphInt8(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
+    const graph = this.graphFor(s, true);
+    const bits = this.acceptBits(s, o);
+    const r = graph.search(s.query, wanted, { ef: Math.min(Math.max(o.ef, wanted), HNSW_EF_MAX), ...(bits === null ? {} : { allowed: bits }) });
+    return { ids: r.ids, keys: Float32Array.from(r.scores), evaluations: r.distanceEvaluations };
+  }
+
+  private exactF32(s: Searcher, k: number, o: DenseSearchOptions): DenseSearchResult {
+    return this.scan(s, k, o, s.f32Scorer);
+  }
+
+  private exactInt8(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
+    return this.scan(s, wanted, o, s.int8Scorer as Int8Scorer);
+  }
+
+  /** Scores every acceptable row in chunks; keeps the best `k` (ties: smaller id first). */
+  private scan(s: Searcher, k: number, o: DenseSearchOptions, scorer: F32Scorer | Int8Scorer): DenseSearchResult {
+    const L = this.layout;
+    const top = new TopK(k);
+    const ids = new Uint32Array(EXACT_CHUNK_ROWS);
+    const scores = new Float32Array(EXACT_CHUNK_ROWS);
+    const { allowed, deleted } = o;
+    let evaluations = 0;
+    for (let start = 0; start < L.count; start += EXACT_CHUNK_ROWS) {
+      const end = Math.min(L.count, start + EXACT_CHUNK_ROWS);
+      let n = 0;
+      for (let id = start; id < end; id++) {
+        if (allowed !== null && ((allowed[id >>> 3] as number) & (1 << (id & 7))) === 0) continue;
+        if (deleted !== null && ((deleted[id >>> 3] as number) & (1 << (id & 7))) !== 0) continue;
+        ids[n++] = id;
+      }
+      if (n === 0) continue;
+      scorer.scoreBatch(s.query, ids, n, scores);
+      evaluations += n;
+      for (let i = 0; i < n; i++) top.push(scores[i] as number, ids[i] as number);
+    }
+    const { keys, offsets } = top.drain();
+    return { ids: Uint32Array.from(offsets), keys: Float32Array.from(keys), evaluations };
+  }
+
+  /** Full-precision keys for the candidates, best `k` of them (ties: smaller id first). */
+  private rescore(s: Searcher, found: DenseSearchResult, k: number): DenseSearchResult {
+    const n = found.ids.length;
+    if (n === 0) return found;
+    const scores = new Float32Array(n);
+    for (let start = 0; start < n; start += EXACT_CHUNK_ROWS) {
+      const count = Math.min(EXACT_CHUNK_ROWS, n - start);
+      s.f32Scorer.scoreBatch(s.query, found.ids.subarray(start, start + count), count, scores.subarray(start, start + count));
+    }
+    const top = new TopK(Math.min(k, n));
+    for (let i = 0; i < n; i++) top.push(scores[i] as number, found.ids[i] as number);
+    const { keys, offsets } = top.drain();
+    return { ids: Uint32Array.from(offsets), keys: Float32Array.from(keys), evaluations: found.evaluations + n };
+  }
+}
+
+function truncate(found: DenseSearchResult, k: number): DenseSearchResult {
+  if (found.ids.length <= k) return found;
+  return { ids: found.ids.slice(0, k), keys: found.keys.slice(0, k), evaluations: found.evaluations };
+}
+
+function checkSearch(L: DenseLayout, query: Float32Array, o: DenseSearchOptions): void {
+  if (query.length !== L.dim) throw new ShoalError('bad_request', `query has ${query.length} dimensions, the index ${L.dim}`);
+  if (!Number.isInteger(o.k) || o.k < 1) throw new ShoalError('bad_request', `k must be a positive integer, got ${o.k}`);
+  if (!Number.isInteger(o.ef) || o.ef < 0) throw new ShoalError('bad_request', `ef must be a non-negative integer, got ${o.ef}`);
+  const bytes = Math.ceil(L.count / 8);
+  assert(o.allowed === null || o.allowed.length >= bytes, 'allowed bitset shorter than the index');
+  assert(o.deleted === null || o.deleted.length >= bytes, 'deleted bitset shorter than the index');
+  const q = o.quantization;
+  if (q !== null && !(q.oversampling >= 1)) throw new ShoalError('bad_request', `oversampling must be at least 1, got ${q.oversampling}`);
+}

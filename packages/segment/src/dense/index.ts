@@ -1,0 +1,8 @@
+// One named vector's index inside a sealed segment: rows, int8 codes and HNSW graph in one
+// shared WebAssembly.Memory (contract.ts).
+export type {
+  DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseMetric, DenseQuantization,
+  DenseSearchOptions, DenseSearchResult,
+} from './contract.js';
+export { buildDenseIndex, loadDenseIndex, openDenseIndex } from './dense-index.js';
+export type { DenseEngineOptions } from './dense-index.js';
