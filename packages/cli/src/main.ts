@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `shoal`: the admin CLI. Talks REST to one node (--url, $SHOAL_URL).
 import { runCli } from './program.js';
 

@@ -75,7 +75,7 @@ export class FakeNode {
   readonly requests: RecordedRequest[] = [];
   /** Spec violations seen in requests or in the fake's own answers. */
   readonly violations: string[] = [];
-  /** Replies to return instead of the model's, by `METHOD path`, used once each. */
+  /** Replies to return instead of the model's, by `METHOD path`, used once each; a string body is sent as plain text. */
   readonly overrides = new Map<string, Reply>();
   private server: Server | null = null;
   url = '';
@@ -118,13 +118,15 @@ export class FakeNode {
       if (body !== undefined) validateRequestBody(method, url.pathname, body);
       reply = this.overrides.get(`${method} ${path}`) ?? this.route(method, path, body);
       this.overrides.delete(`${method} ${path}`);
-      validateResponseBody(method, url.pathname, reply.status, reply.body);
+      // A string body stands for a proxy's plain-text page, outside the spec on purpose.
+      if (typeof reply.body !== 'string') validateResponseBody(method, url.pathname, reply.status, reply.body);
     } catch (e) {
       this.violations.push((e as Error).message);
       reply = error(400, `Bad request: ${(e as Error).message}`);
     }
-    res.writeHead(reply.status, { 'content-type': 'application/json' });
-    res.end(encodeJson(reply.body).text);
+    const plain = typeof reply.body === 'string';
+    res.writeHead(reply.status, { 'content-type': plain ? 'text/plain' : 'application/json' });
+    res.end(plain ? reply.body : encodeJson(reply.body).text);
   }
 
   private route(method: string, path: string, body: unknown): Reply {
