@@ -22,7 +22,7 @@ import {
   type WithPayload,
   type WithVector,
 } from '@shoal/common';
-import { resolveCollection, type AliasAction, type ApplyOutcome, type CollectionConfig, type CollectionMeta, type CollectionPatch, type MetaOperation, type MetaRefusal, type MetaState } from '@shoal/meta';
+import { formatShardKey, resolveCollection, type AliasAction, type ApplyOutcome, type CollectionConfig, type CollectionMeta, type CollectionPatch, type MetaOperation, type MetaRefusal, type MetaState } from '@shoal/meta';
 import { Collection, mergeTopK, orderRecords } from './collection.js';
 import type {
   CollectionClusterInfo,
@@ -174,6 +174,16 @@ export class LocalNode implements CollectionsService {
       }
       case 'change_aliases':
         return;
+      case 'set_replica_states':
+      case 'create_shard_key':
+      case 'delete_shard_key':
+      case 'start_transfer':
+      case 'finish_transfer':
+      case 'abort_transfer': {
+        const collection = this.collections.get(op.collection);
+        if (collection !== undefined) collection.meta = state.collections.get(op.collection)!;
+        return;
+      }
       default:
         unreachable(op);
     }
@@ -432,6 +442,20 @@ function refusalError(refusal: MetaRefusal): ShoalError {
       return notFound(`Alias \`${refusal.name}\` doesn't exist!`);
     case 'name_is_collection':
       return conflict(`Wrong input: Collection \`${refusal.name}\` already exists!`);
+    case 'bad_placement':
+      return badRequest(`Wrong input: ${refusal.reason}`);
+    case 'not_custom_sharding':
+      return badRequest(`Wrong input: Collection \`${refusal.name}\` does not use custom sharding`);
+    case 'shard_key_exists':
+      return badRequest(`Wrong input: Shard key ${formatShardKey(refusal.key)} already exists`);
+    case 'shard_key_not_found':
+      return notFound(`Shard key ${formatShardKey(refusal.key)} not found`);
+    case 'transfer_exists':
+      return badRequest(`Wrong input: a transfer of shard ${refusal.shard} to peer ${refusal.to} already exists`);
+    case 'transfer_not_found':
+      return notFound(`Shard transfer of shard ${refusal.shard} to peer ${refusal.to} not found`);
+    case 'replica_not_found':
+      return notFound(`Shard ${refusal.shard} has no replica on peer ${refusal.peer}`);
     default:
       return unreachable(refusal);
   }

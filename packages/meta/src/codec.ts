@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import { ShoalError } from '@shoal/common';
 import type { MetaOperation } from './types.js';
-import type { MetaState } from './state.js';
+import { LEGACY_LOCAL_PEER, type CollectionMeta, type MetaState } from './state.js';
+import type { ShardMeta } from './replicas.js';
 
 const MAP_TAG = '$map';
 
@@ -71,7 +72,33 @@ export function encodeState(state: MetaState): Uint8Array {
 }
 
 export function decodeState(bytes: Uint8Array): MetaState {
-  return decode(bytes, 'snapshot') as MetaState;
+  return withPlacement(decode(bytes, 'snapshot') as MetaState);
+}
+
+/**
+ * States stored before routing and placement were recorded hold collections without them: such a
+ * collection routes by modulo and has one Active replica of each shard on LEGACY_LOCAL_PEER, which
+ * is what a standalone node had. Every node decodes the same bytes to the same state.
+ */
+function withPlacement(state: MetaState): MetaState {
+  let changed = false;
+  const collections = new Map<string, CollectionMeta>();
+  for (const [name, meta] of state.collections) {
+    const stored = meta as Partial<CollectionMeta> & Omit<CollectionMeta, 'routing' | 'shards' | 'nextShardId' | 'transfers'>;
+    if (stored.routing !== undefined && stored.shards !== undefined) {
+      collections.set(name, meta);
+      continue;
+    }
+    changed = true;
+    const shards = new Map<number, ShardMeta>();
+    if (meta.config.shardingMethod !== 'custom') {
+      for (let id = 0; id < meta.config.shardNumber; id++) {
+        shards.set(id, { id, key: null, replicas: [{ peer: LEGACY_LOCAL_PEER, state: 'Active', generation: meta.createdIndex }] });
+      }
+    }
+    collections.set(name, { ...stored, routing: { kind: 'modulo' }, shards, nextShardId: shards.size, transfers: [] });
+  }
+  return changed ? { ...state, collections } : state;
 }
 
 /** sha-256 of the canonical encoding: equal on every node that applied the same entries. */

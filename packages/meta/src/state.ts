@@ -2,7 +2,25 @@
 // but (state, operation), so every node that applies the same log holds the same state. A
 // standalone node feeds it from a local durable log; a cluster will feed it from Raft.
 import { assert, type PayloadIndexParams } from '@shoal/common';
-import type { AliasAction, CollectionConfig, CollectionPatch, MetaOperation } from './types.js';
+import type { AliasAction, CollectionConfig, CollectionPatch, MetaOperation, Placement } from './types.js';
+import { REPLICAS_PER_SHARD_MAX, RING_VNODES_MAX, SHARDS_PER_COLLECTION_MAX } from './limits.js';
+import {
+  formatShardKey,
+  sameShardKey,
+  type ReplicaChange,
+  type ReplicaMeta,
+  type ReplicaState,
+  type RoutingScheme,
+  type ShardKey,
+  type ShardMeta,
+  type ShardTransfer,
+} from './replicas.js';
+
+/**
+ * The peer of the replicas of collections stored before placement was recorded (a standalone
+ * node's collections): the node that reads them treats it as itself.
+ */
+export const LEGACY_LOCAL_PEER = 0;
 
 export interface CollectionMeta {
   readonly name: string;
@@ -16,6 +34,12 @@ export interface CollectionMeta {
    * it, so a collection deleted and created again under the same name never sees old data.
    */
   readonly createdIndex: number;
+  readonly routing: RoutingScheme;
+  /** Shards by id, each with its replicas. */
+  readonly shards: ReadonlyMap<number, ShardMeta>;
+  /** The id the next new shard gets (ids are never reused within an incarnation). */
+  readonly nextShardId: number;
+  readonly transfers: readonly ShardTransfer[];
 }
 
 export interface MetaState {
@@ -37,7 +61,14 @@ export type MetaRefusal =
   | { readonly code: 'collection_not_found'; readonly name: string }
   | { readonly code: 'alias_exists'; readonly name: string }
   | { readonly code: 'alias_not_found'; readonly name: string }
-  | { readonly code: 'name_is_collection'; readonly name: string };
+  | { readonly code: 'name_is_collection'; readonly name: string }
+  | { readonly code: 'bad_placement'; readonly reason: string }
+  | { readonly code: 'not_custom_sharding'; readonly name: string }
+  | { readonly code: 'shard_key_exists'; readonly key: ShardKey }
+  | { readonly code: 'shard_key_not_found'; readonly key: ShardKey }
+  | { readonly code: 'transfer_exists'; readonly shard: number; readonly to: number }
+  | { readonly code: 'transfer_not_found'; readonly shard: number; readonly to: number }
+  | { readonly code: 'replica_not_found'; readonly shard: number; readonly peer: number };
 
 export type ApplyOutcome = { readonly ok: true } | { readonly ok: false; readonly refusal: MetaRefusal };
 
@@ -59,7 +90,7 @@ export function apply(state: MetaState, index: number, op: MetaOperation): Appli
 function applyOperation(state: MetaState, index: number, op: MetaOperation): Applied {
   switch (op.kind) {
     case 'create_collection':
-      return createCollection(state, index, op.name, op.config);
+      return createCollection(state, index, op);
     case 'update_collection':
       return updateCollection(state, op.name, op.patch);
     case 'delete_collection':
@@ -77,15 +108,173 @@ function applyOperation(state: MetaState, index: number, op: MetaOperation): App
         indexes.delete(op.field);
         return null;
       });
+    case 'set_replica_states':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => ({ ...meta, shards: applyReplicaChanges(meta.shards, op.changes, index) }));
+    case 'create_shard_key':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => createShardKey(meta, op.key, op.placement, op.initialState, index));
+    case 'delete_shard_key':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => deleteShardKey(meta, op.key));
+    case 'start_transfer':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => startTransfer(meta, op, index));
+    case 'finish_transfer':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => endTransfer(meta, op.shard, op.to, 'finish', index));
+    case 'abort_transfer':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => endTransfer(meta, op.shard, op.to, 'abort', index));
   }
 }
 
-function createCollection(state: MetaState, index: number, name: string, config: CollectionConfig): Applied {
+function createCollection(state: MetaState, index: number, op: Extract<MetaOperation, { kind: 'create_collection' }>): Applied {
+  const { name, config } = op;
   if (state.collections.has(name)) return refuse(state, { code: 'collection_exists', name });
   if (state.aliases.has(name)) return refuse(state, { code: 'alias_exists', name });
+  const routing = op.routing ?? MODULO;
+  const placement = op.placement ?? legacyPlacement(config);
+  const refusal = checkRouting(routing) ?? checkPlacement(placement, 0);
+  if (refusal !== null) return refuse(state, refusal);
+  if (config.shardingMethod === 'auto' && placement.length !== config.shardNumber) {
+    return refuse(state, { code: 'bad_placement', reason: `${placement.length} placed shards for shard_number ${config.shardNumber}` });
+  }
+  if (config.shardingMethod === 'custom' && placement.length !== 0) {
+    return refuse(state, { code: 'bad_placement', reason: 'a collection with custom sharding gets its shards with its shard keys' });
+  }
+  const initial = op.placement === undefined ? 'Active' : (op.initialState ?? 'Initializing');
+  const shards = new Map<number, ShardMeta>();
+  placement.forEach((peers, id) => shards.set(id, newShard(id, null, peers, initial, index)));
+  const meta: CollectionMeta = {
+    name, config, payloadIndexes: new Map(), version: 1, createdIndex: index, routing, shards, nextShardId: placement.length, transfers: [],
+  };
   const collections = new Map(state.collections);
-  collections.set(name, { name, config, payloadIndexes: new Map(), version: 1, createdIndex: index });
+  collections.set(name, meta);
   return { state: { ...state, collections }, outcome: OK };
+}
+
+const MODULO: RoutingScheme = { kind: 'modulo' };
+
+/** What an entry written before placement was stored means: one local Active replica per shard. */
+function legacyPlacement(config: CollectionConfig): Placement {
+  if (config.shardingMethod === 'custom') return [];
+  return Array.from({ length: config.shardNumber }, () => [LEGACY_LOCAL_PEER]);
+}
+
+function checkRouting(routing: RoutingScheme): MetaRefusal | null {
+  if (routing.kind === 'modulo') return null;
+  if (!Number.isSafeInteger(routing.vnodes) || routing.vnodes < 1 || routing.vnodes > RING_VNODES_MAX) {
+    return { code: 'bad_placement', reason: `ring vnodes must be an integer in [1, ${RING_VNODES_MAX}]` };
+  }
+  if (!Number.isSafeInteger(routing.seed) || routing.seed < 0 || routing.seed > 0xffffffff) {
+    return { code: 'bad_placement', reason: 'ring seed must be a 32-bit unsigned integer' };
+  }
+  return null;
+}
+
+/** Each shard has 1..REPLICAS_PER_SHARD_MAX replicas on distinct peers (non-negative integers). */
+function checkPlacement(placement: Placement, existingShards: number): MetaRefusal | null {
+  if (placement.length + existingShards > SHARDS_PER_COLLECTION_MAX) {
+    return { code: 'bad_placement', reason: `a collection holds at most ${SHARDS_PER_COLLECTION_MAX} shards` };
+  }
+  for (const peers of placement) {
+    if (peers.length === 0 || peers.length > REPLICAS_PER_SHARD_MAX) {
+      return { code: 'bad_placement', reason: `a shard needs 1 to ${REPLICAS_PER_SHARD_MAX} replicas` };
+    }
+    if (new Set(peers).size !== peers.length) return { code: 'bad_placement', reason: 'replicas of one shard must be on distinct peers' };
+    if (!peers.every((p) => Number.isSafeInteger(p) && p >= 0)) return { code: 'bad_placement', reason: 'peer ids must be non-negative integers' };
+  }
+  return null;
+}
+
+function newShard(id: number, key: ShardKey | null, peers: readonly number[], state: ReplicaState, index: number): ShardMeta {
+  return { id, key, replicas: peers.map((peer) => ({ peer, state, generation: index })) };
+}
+
+/**
+ * Runs `change` on the collection if it is still incarnation `incarnation`; a refusal from it
+ * leaves the state as it was. Every accepted change bumps the collection's version.
+ */
+function changeCollection(
+  state: MetaState,
+  name: string,
+  incarnation: number,
+  change: (meta: CollectionMeta) => CollectionMeta | MetaRefusal,
+): Applied {
+  const current = state.collections.get(name);
+  if (current === undefined || current.createdIndex !== incarnation) return refuse(state, { code: 'collection_not_found', name });
+  const next = change(current);
+  if ('code' in next) return refuse(state, next);
+  const collections = new Map(state.collections);
+  collections.set(name, { ...next, version: current.version + 1 });
+  return { state: { ...state, collections }, outcome: OK };
+}
+
+/** Applies each change whose replica is still at its expected state and generation. */
+function applyReplicaChanges(shards: ReadonlyMap<number, ShardMeta>, changes: readonly ReplicaChange[], index: number): ReadonlyMap<number, ShardMeta> {
+  const next = new Map(shards);
+  for (const change of changes) {
+    const shard = next.get(change.shard);
+    if (shard === undefined) continue;
+    const at = shard.replicas.findIndex((r) => r.peer === change.peer);
+    const replica = shard.replicas[at];
+    if (replica === undefined || replica.state !== change.expect.state || replica.generation !== change.expect.generation) continue;
+    if (replica.state === change.state) continue;
+    const leavesNoActive =
+      replica.state === 'Active' && change.state !== 'Active' && shard.replicas.every((r) => r === replica || r.state !== 'Active');
+    if (leavesNoActive) continue;
+    next.set(shard.id, withReplica(shard, at, { ...replica, state: change.state, generation: index }));
+  }
+  return next;
+}
+
+function withReplica(shard: ShardMeta, at: number, replica: ReplicaMeta): ShardMeta {
+  const replicas = [...shard.replicas];
+  replicas[at] = replica;
+  return { ...shard, replicas };
+}
+
+function createShardKey(meta: CollectionMeta, key: ShardKey, placement: Placement, initial: ReplicaState, index: number): CollectionMeta | MetaRefusal {
+  if (meta.config.shardingMethod !== 'custom') return { code: 'not_custom_sharding', name: meta.name };
+  if ([...meta.shards.values()].some((s) => sameShardKey(s.key, key))) return { code: 'shard_key_exists', key };
+  if (placement.length === 0) return { code: 'bad_placement', reason: `shard key ${formatShardKey(key)} needs at least one shard` };
+  const refusal = checkPlacement(placement, meta.shards.size);
+  if (refusal !== null) return refusal;
+  const shards = new Map(meta.shards);
+  placement.forEach((peers, i) => shards.set(meta.nextShardId + i, newShard(meta.nextShardId + i, key, peers, initial, index)));
+  return { ...meta, shards, nextShardId: meta.nextShardId + placement.length };
+}
+
+function deleteShardKey(meta: CollectionMeta, key: ShardKey): CollectionMeta | MetaRefusal {
+  if (meta.config.shardingMethod !== 'custom') return { code: 'not_custom_sharding', name: meta.name };
+  const gone = [...meta.shards.values()].filter((s) => sameShardKey(s.key, key)).map((s) => s.id);
+  if (gone.length === 0) return { code: 'shard_key_not_found', key };
+  const shards = new Map(meta.shards);
+  for (const id of gone) shards.delete(id);
+  return { ...meta, shards, transfers: meta.transfers.filter((t) => !gone.includes(t.shard)) };
+}
+
+function startTransfer(meta: CollectionMeta, op: Extract<MetaOperation, { kind: 'start_transfer' }>, index: number): CollectionMeta | MetaRefusal {
+  const shard = meta.shards.get(op.shard);
+  if (shard === undefined || !shard.replicas.some((r) => r.peer === op.from)) return { code: 'replica_not_found', shard: op.shard, peer: op.from };
+  if (op.from === op.to) return { code: 'bad_placement', reason: 'a transfer needs two distinct peers' };
+  if (meta.transfers.some((t) => t.shard === op.shard && t.to === op.to)) return { code: 'transfer_exists', shard: op.shard, to: op.to };
+  const at = shard.replicas.findIndex((r) => r.peer === op.to);
+  const partial: ReplicaMeta = { peer: op.to, state: 'Partial', generation: index };
+  const replicas = at < 0 ? [...shard.replicas, partial] : shard.replicas.map((r, i) => (i === at ? partial : r));
+  if (replicas.length > REPLICAS_PER_SHARD_MAX) return { code: 'bad_placement', reason: `a shard holds at most ${REPLICAS_PER_SHARD_MAX} replicas` };
+  const shards = new Map(meta.shards);
+  shards.set(shard.id, { ...shard, replicas });
+  const transfer: ShardTransfer = { shard: op.shard, from: op.from, to: op.to, sync: op.sync, method: op.method, startedIndex: index };
+  return { ...meta, shards, transfers: [...meta.transfers, transfer] };
+}
+
+function endTransfer(meta: CollectionMeta, shardId: number, to: number, how: 'finish' | 'abort', index: number): CollectionMeta | MetaRefusal {
+  const transfer = meta.transfers.find((t) => t.shard === shardId && t.to === to);
+  const shard = meta.shards.get(shardId);
+  if (transfer === undefined || shard === undefined) return { code: 'transfer_not_found', shard: shardId, to };
+  const transfers = meta.transfers.filter((t) => t !== transfer);
+  const state: ReplicaState = how === 'finish' ? 'Active' : 'Dead';
+  let replicas = shard.replicas.map((r) => (r.peer === to ? { ...r, state, generation: index } : r));
+  if (how === 'finish' && !transfer.sync) replicas = replicas.filter((r) => r.peer !== transfer.from);
+  const shards = new Map(meta.shards);
+  shards.set(shardId, { ...shard, replicas });
+  return { ...meta, shards, transfers };
 }
 
 function deleteCollection(state: MetaState, name: string): Applied {
@@ -193,4 +382,29 @@ function changeIndexes(
 /** The collection an alias or a collection name refers to. */
 export function resolveCollection(state: MetaState, nameOrAlias: string): CollectionMeta | undefined {
   return state.collections.get(nameOrAlias) ?? state.collections.get(state.aliases.get(nameOrAlias) ?? '');
+}
+
+/** The shards of a collection that hold a replica on `peer`. */
+export function shardsOnPeer(meta: CollectionMeta, peer: number): ShardMeta[] {
+  return [...meta.shards.values()].filter((s) => s.replicas.some((r) => r.peer === peer));
+}
+
+/** How many replicas each peer holds, over every collection: what balanced placement evens out. */
+export function replicaCounts(state: MetaState): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const meta of state.collections.values()) {
+    for (const shard of meta.shards.values()) {
+      for (const r of shard.replicas) counts.set(r.peer, (counts.get(r.peer) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** The shard keys of a collection, in the order their first shard was created. */
+export function shardKeysOf(meta: CollectionMeta): ShardKey[] {
+  const keys: ShardKey[] = [];
+  for (const shard of [...meta.shards.values()].sort((a, b) => a.id - b.id)) {
+    if (shard.key !== null && !keys.some((k) => sameShardKey(k, shard.key))) keys.push(shard.key);
+  }
+  return keys;
 }

@@ -1,6 +1,7 @@
 // Collection metadata as the metadata state machine holds it. Sub-configs keep Qdrant's
 // snake_case field names, so they are reported exactly as they were given (with defaults filled).
 import type { PayloadIndexParams, VectorParams } from '@shoal/common';
+import type { ReplicaChange, ReplicaState, RoutingScheme, ShardKey, TransferMethod } from './replicas.js';
 
 export interface HnswConfig {
   readonly m: number;
@@ -72,11 +73,62 @@ export type AliasAction =
   | { readonly kind: 'delete'; readonly alias: string }
   | { readonly kind: 'rename'; readonly oldAlias: string; readonly newAlias: string };
 
+/**
+ * Replicas of each new shard, as peer ids in placement order (the first leads `strong` writes).
+ * The proposer computes it (balancedPlacement); apply only checks it.
+ */
+export type Placement = readonly (readonly number[])[];
+
 export type MetaOperation =
-  | { readonly kind: 'create_collection'; readonly name: string; readonly config: CollectionConfig }
+  | {
+      readonly kind: 'create_collection';
+      readonly name: string;
+      readonly config: CollectionConfig;
+      /** Absent in entries written before routing was stored: such a collection routes by modulo. */
+      readonly routing?: RoutingScheme;
+      /**
+       * One entry per shard (auto sharding: exactly shard_number; custom sharding: none, shards
+       * come with shard keys). Absent in entries written before placement was stored: each shard
+       * then has one Active replica on LEGACY_LOCAL_PEER.
+       */
+      readonly placement?: Placement;
+      /** State of the new replicas: Active on a standalone node, Initializing in a cluster. */
+      readonly initialState?: ReplicaState;
+    }
   | { readonly kind: 'update_collection'; readonly name: string; readonly patch: CollectionPatch }
   | { readonly kind: 'delete_collection'; readonly name: string }
   /** Applied atomically: all actions or none. */
   | { readonly kind: 'change_aliases'; readonly actions: readonly AliasAction[] }
   | { readonly kind: 'create_field_index'; readonly collection: string; readonly field: string; readonly params: PayloadIndexParams }
-  | { readonly kind: 'delete_field_index'; readonly collection: string; readonly field: string };
+  | { readonly kind: 'delete_field_index'; readonly collection: string; readonly field: string }
+  /**
+   * Replica state changes, each applied only if its replica is still at the expected state and
+   * generation (compare-and-set); the others are skipped. A change that would leave its shard
+   * without an Active replica is skipped too. `incarnation` is the collection's createdIndex.
+   */
+  | { readonly kind: 'set_replica_states'; readonly collection: string; readonly incarnation: number; readonly changes: readonly ReplicaChange[] }
+  /** New shards owned by `key` (custom sharding), one per placement entry; ids are assigned by apply. */
+  | {
+      readonly kind: 'create_shard_key';
+      readonly collection: string;
+      readonly incarnation: number;
+      readonly key: ShardKey;
+      readonly placement: Placement;
+      readonly initialState: ReplicaState;
+    }
+  | { readonly kind: 'delete_shard_key'; readonly collection: string; readonly incarnation: number; readonly key: ShardKey }
+  /** Records a transfer; the receiving peer gets a Partial replica (new or existing). */
+  | {
+      readonly kind: 'start_transfer';
+      readonly collection: string;
+      readonly incarnation: number;
+      readonly shard: number;
+      readonly from: number;
+      readonly to: number;
+      readonly sync: boolean;
+      readonly method: TransferMethod;
+    }
+  /** The transfer completed: the receiver becomes Active; a move (sync false) removes the source replica. */
+  | { readonly kind: 'finish_transfer'; readonly collection: string; readonly incarnation: number; readonly shard: number; readonly to: number }
+  /** The transfer failed or was cancelled: the record goes, the receiver's replica is Dead. */
+  | { readonly kind: 'abort_transfer'; readonly collection: string; readonly incarnation: number; readonly shard: number; readonly to: number };

@@ -19,7 +19,13 @@ const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[rng.int(xs.length)] as T;
 export function randomOperation(rng: Rng, serial: number): MetaOperation {
   const roll = rng.int(10);
   const name = pick(rng, COLLECTIONS);
-  if (roll < 3) return { kind: 'create_collection', name, config: collectionConfig(1 + (serial % 64)) };
+  if (roll < 2) return { kind: 'create_collection', name, config: collectionConfig(1 + (serial % 64)) };
+  if (roll < 3) {
+    // With placement, ring routing and Initializing replicas, as a cluster node proposes it.
+    const config = collectionConfig(1 + (serial % 64), 'Cosine', { shardNumber: 2, replicationFactor: 2 });
+    const placement = [[1, 2], [2, 3]];
+    return { kind: 'create_collection', name, config, routing: { kind: 'ring', vnodes: 8, seed: serial }, placement, initialState: 'Initializing' };
+  }
   if (roll < 4) return { kind: 'delete_collection', name };
   if (roll < 7) {
     const alias = pick(rng, ALIASES);

@@ -1,0 +1,126 @@
+// Shards, their replicas and the states a replica goes through, as the metadata holds them.
+// Every node routes reads and writes by these records, so they change only through the log.
+
+/** Qdrant's replica states (ReplicaState in the REST spec). */
+export const REPLICA_STATES = [
+  'Active',
+  'Dead',
+  'Partial',
+  'Initializing',
+  'Listener',
+  'Recovery',
+  'PartialSnapshot',
+  'Resharding',
+  'ReshardingScaleDown',
+  'ActiveRead',
+  'ManualRecovery',
+] as const;
+
+export type ReplicaState = (typeof REPLICA_STATES)[number];
+
+export function isReplicaState(value: unknown): value is ReplicaState {
+  return typeof value === 'string' && (REPLICA_STATES as readonly string[]).includes(value);
+}
+
+/**
+ * States whose replica is sent every write. Dead and Recovery replicas missed writes (a transfer
+ * brings them back); PartialSnapshot and ManualRecovery are being replaced wholesale, so a write
+ * would be overwritten anyway.
+ */
+export function receivesWrites(state: ReplicaState): boolean {
+  switch (state) {
+    case 'Active':
+    case 'Partial':
+    case 'Initializing':
+    case 'Listener':
+    case 'Resharding':
+    case 'ReshardingScaleDown':
+    case 'ActiveRead':
+      return true;
+    case 'Dead':
+    case 'Recovery':
+    case 'PartialSnapshot':
+    case 'ManualRecovery':
+      return false;
+  }
+}
+
+/**
+ * States whose acknowledgement counts toward write_consistency_factor. Only an Active replica is
+ * known to hold every acknowledged write, so only its acknowledgement makes a write safe: a Partial
+ * replica that acknowledged may still be missing earlier points.
+ */
+export function countsForWrites(state: ReplicaState): boolean {
+  return state === 'Active';
+}
+
+/**
+ * States that serve reads. Active holds everything; ActiveRead and ReshardingScaleDown are Active
+ * for readers during resharding. A Listener receives writes but is never searched (a backup).
+ */
+export function servesReads(state: ReplicaState): boolean {
+  return state === 'Active' || state === 'ActiveRead' || state === 'ReshardingScaleDown';
+}
+
+/** A shard key of custom sharding: a keyword, or an integer below 2^53 (exact in JSON and in every client). */
+export type ShardKey = string | number;
+
+/** Equality of shard keys: 1 and "1" are different keys, as in Qdrant. */
+export function sameShardKey(a: ShardKey | null, b: ShardKey | null): boolean {
+  return a === b;
+}
+
+export function formatShardKey(key: ShardKey): string {
+  return typeof key === 'string' ? `"${key}"` : String(key);
+}
+
+export interface ReplicaMeta {
+  readonly peer: number;
+  readonly state: ReplicaState;
+  /**
+   * Log index of the entry that last changed this replica's state. A state change names the
+   * generation it expects, so a change decided on an old view (a Dead mark from a write that
+   * failed before a transfer re-activated the replica) is refused instead of undoing a newer one.
+   */
+  readonly generation: number;
+}
+
+export interface ShardMeta {
+  readonly id: number;
+  /** The shard key that owns this shard (custom sharding), or null (auto sharding). */
+  readonly key: ShardKey | null;
+  /**
+   * Replicas in placement order. The first one is the shard's permanent leader for
+   * `ordering=strong` writes; `medium` uses the first one that is alive.
+   */
+  readonly replicas: readonly ReplicaMeta[];
+}
+
+/**
+ * How point ids map to shards. `modulo` is murmur3(id) % shard count, what collections created
+ * before the ring existed use (a stored collection without a scheme decodes as modulo); `ring` is
+ * a consistent-hash ring with `vnodes` virtual nodes per shard placed by murmur3 with `seed`.
+ */
+export type RoutingScheme = { readonly kind: 'modulo' } | { readonly kind: 'ring'; readonly vnodes: number; readonly seed: number };
+
+export type TransferMethod = 'stream_records' | 'snapshot' | 'wal_delta' | 'resharding_stream_records';
+
+/** A shard transfer in progress (the transfer itself runs between the two peers). */
+export interface ShardTransfer {
+  readonly shard: number;
+  readonly from: number;
+  readonly to: number;
+  /** true: the source keeps its replica (replication); false: a move. */
+  readonly sync: boolean;
+  readonly method: TransferMethod;
+  /** Log index of the entry that started it. */
+  readonly startedIndex: number;
+}
+
+/** A replica state change, applied only if the replica is still at `expect`. */
+export interface ReplicaChange {
+  readonly shard: number;
+  readonly peer: number;
+  readonly expect: { readonly state: ReplicaState; readonly generation: number };
+  readonly state: ReplicaState;
+}
