@@ -30,9 +30,12 @@ afterEach(() => {
   }
 });
 
-/** A base port with room for three nodes, away from 6333 and from the other tests' ranges. */
+/**
+ * A base port with room for three nodes (base .. base + 22): below the other multi-process
+ * tests' 20000-40000 and the kernel's ephemeral ports (32768 up), away from 6333.
+ */
 function basePort(): number {
-  return 41_000 + 30 * Math.floor(Math.random() * 700);
+  return 10_000 + 30 * Math.floor(Math.random() * 330);
 }
 
 function startScript(port: number): Running {
