@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Compiles src/wasm/kernels.wat (the source of truth, hand-written) into two binaries under
-// dist/wasm/: kernels.wasm imports an ordinary memory, kernels-shared.wasm a shared one (a shared
-// memory import must declare a maximum and a non-shared one must not, so one binary cannot take
-// both). Uses the `wabt` npm package (wabt compiled to wasm): nothing is downloaded.
+// Compiles src/wasm/kernels.wat with src/wasm/hnsw.wat spliced into its module (the sources of
+// truth, hand-written; the graph code calls the kernels directly, so one module holds both) into
+// two binaries under dist/wasm/: kernels.wasm imports an ordinary memory, kernels-shared.wasm a
+// shared one (a shared memory import must declare a maximum and a non-shared one must not, so
+// one binary cannot take both). Uses the `wabt` npm package (wabt compiled to wasm): nothing is
+// downloaded.
 //
 //   node packages/segment/scripts/build-wasm.mjs           write the binaries if they changed
 //   node packages/segment/scripts/build-wasm.mjs --check   exit 1 if they are missing or stale
@@ -12,6 +14,8 @@ import wabtInit from 'wabt';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const source = `${packageDir}src/wasm/kernels.wat`;
+/** Module fields (no `(module ...)` of their own) spliced in before kernels.wat's closing paren. */
+const parts = [`${packageDir}src/wasm/hnsw.wat`];
 const outDir = `${packageDir}dist/wasm`;
 
 // 65536 pages of 64 KiB: the whole wasm32 address space (4 GiB). A shared memory's maximum is
@@ -19,8 +23,9 @@ const outDir = `${packageDir}dist/wasm`;
 const PLAIN_IMPORT = '(import "env" "memory" (memory 1))';
 const SHARED_IMPORT = '(import "env" "memory" (memory 1 65536 shared))';
 
-// SIMD128 and shared memories only: nothing that Node 20 cannot run (no relaxed SIMD).
-const FEATURES = { simd: true, threads: true };
+// SIMD128, shared memories and bulk memory (memory.fill / memory.copy): nothing that Node 20
+// cannot run (no relaxed SIMD).
+const FEATURES = { simd: true, threads: true, bulk_memory: true };
 
 function compile(wabt, name, text) {
   const module = wabt.parseWat(name, text, FEATURES);
@@ -33,9 +38,16 @@ function compile(wabt, name, text) {
   }
 }
 
+/** kernels.wat with the parts inserted before the parenthesis that closes its module. */
+function splice(kernels, fields) {
+  const close = kernels.lastIndexOf(')');
+  if (close < 0) throw new Error(`${source} has no closing parenthesis`);
+  return `${kernels.slice(0, close)}\n${fields.join('\n')}\n${kernels.slice(close)}`;
+}
+
 async function main() {
   const check = process.argv.includes('--check');
-  const wat = readFileSync(source, 'utf8');
+  const wat = splice(readFileSync(source, 'utf8'), parts.map((path) => readFileSync(path, 'utf8')));
   if (!wat.includes(PLAIN_IMPORT)) throw new Error(`${source} must import its memory as ${PLAIN_IMPORT}`);
   const wabt = await wabtInit();
   const outputs = [
@@ -49,7 +61,7 @@ async function main() {
     if (same) continue;
     stale++;
     if (check) {
-      console.error(`${path} is missing or older than kernels.wat: run npm run build`);
+      console.error(`${path} is missing or older than kernels.wat / hnsw.wat: run npm run build`);
     } else {
       mkdirSync(outDir, { recursive: true });
       writeFileSync(path, bytes);

@@ -7,6 +7,7 @@ import { GraphStore } from '../hnsw/store.js';
 import { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN, LEVEL_ABSENT, NO_NODE } from '../hnsw/limits.js';
 import { TopK } from '../topk.js';
 import { createKernels } from '../wasm/kernels.js';
+import { instantiateKernelsModule, kernelsOf, wasmSimdSupported } from '../wasm/load.js';
 import type { KernelImplementation, Kernels } from '../wasm/types.js';
 import type {
   DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseSearchOptions, DenseSearchResult,
@@ -19,10 +20,14 @@ import { claimSlot, createIndexMemory, releaseSlot, slotPtr } from './memory.js'
 import { calibrateInt8, encodeInt8, queryCorrection, rowCorrection } from './quantize.js';
 import type { CodeSums, Int8Range } from './quantize.js';
 import { F32Scorer, Int8Scorer } from './scorers.js';
+import { INT8_KIND_BASE, WasmGraphEngine } from './wasm-engine.js';
 
 /** Engine choice, for tests and benchmarks; the default follows feature detection. */
 export interface DenseEngineOptions {
-  /** 'js' forces the JS search and build loops over JS kernels. */
+  /**
+   * 'wasm-simd' (the default where the engine has SIMD128): search and build run in
+   * WebAssembly (../wasm/hnsw.wat). 'js': the graph code of ../hnsw over the JS kernels.
+   */
   readonly implementation?: KernelImplementation;
 }
 
@@ -143,6 +148,11 @@ interface Searcher {
   readonly int8Scorer: Int8Scorer | null;
   /** Query view inside the memory. */
   readonly query: Float32Array;
+  /** The WebAssembly engine, or null on the JS path. */
+  readonly wasm: WasmGraphEngine | null;
+  /** int8 estimate constants of the current coded query (quantize.ts). */
+  qa: number;
+  qb: number;
   /** allowed AND NOT deleted, for the JS graph search; null until a filtered search needs it. */
   accept: Uint8Array | null;
   f32Graph: HnswGraph | null;
@@ -158,6 +168,8 @@ class DenseIndexImpl implements DenseIndex {
   readonly count: number;
   readonly indexed: boolean;
   private readonly kernels: Kernels;
+  /** The instance's exports when running on WebAssembly; null on the JS path. */
+  private readonly exports: WebAssembly.Exports | null;
   private searcherState: Searcher | null = null;
 
   constructor(
@@ -168,14 +180,26 @@ class DenseIndexImpl implements DenseIndex {
   ) {
     this.count = layout.count;
     this.indexed = layout.graph === 1;
-    this.kernels = createKernels(mem, { implementation: options.implementation });
+    const implementation = options.implementation ?? (wasmSimdSupported() ? 'wasm-simd' : 'js');
+    if (implementation === 'wasm-simd') {
+      assert(wasmSimdSupported(), 'this engine has no WebAssembly SIMD128: use the js implementation');
+      this.exports = instantiateKernelsModule(mem);
+      this.kernels = kernelsOf(mem, this.exports);
+    } else {
+      this.exports = null;
+      this.kernels = createKernels(mem, { implementation: 'js' });
+    }
   }
 
   /** Inserts every node (levels drawn up front), then links in nodes left unreachable. */
   buildGraph(levels: Uint8Array): void {
-    const L = this.layout;
     const s = this.searcher();
-    const store = this.graphStore(0);
+    if (s.wasm !== null) {
+      this.buildGraphWasm(s, s.wasm, levels);
+      return;
+    }
+    const L = this.layout;
+    const store = this.graphStore(false);
     store.levels.fill(LEVEL_ABSENT);
     const graph = HnswGraph.fromStore(store, this.hnswParams(), s.f32Scorer, seededRng(this.params.seed));
     const upper = store.upper;
@@ -185,6 +209,11 @@ class DenseIndexImpl implements DenseIndex {
     assert(store.entry === L.entry && store.maxLevel === L.maxLevel, 'entry point as drawn');
   }
 
+  /**
+   * With int8 codes (unless quantization.ignore): traversal on the codes keeps the best
+   * ceil(k * oversampling) estimates (ef raised to that), which are rescored on the f32 rows
+   * (unless rescore is false: then the best k estimates are returned).
+   */
   search(query: Float32Array, o: DenseSearchOptions): DenseSearchResult {
     const L = this.layout;
     checkSearch(L, query, o);
@@ -194,13 +223,22 @@ class DenseIndexImpl implements DenseIndex {
     const useCodes = L.quantized === 1 && o.quantization?.ignore !== true;
     const k = Math.min(o.k, L.count);
     const exact = o.exact || L.graph === 0 || k >= L.count;
+    const rescore = useCodes && o.quantization?.rescore !== false;
+    const oversampling = Math.max(1, o.quantization?.oversampling ?? 1);
+    const wanted = useCodes ? Math.min(L.count, Math.max(k, Math.ceil(k * oversampling))) : k;
+    if (useCodes) this.encodeQuery(s);
+    if (s.wasm !== null) {
+      const r = s.wasm[exact ? 'scan' : 'search']({
+        kind: useCodes ? INT8_KIND_BASE + L.metric : L.metric,
+        ef: Math.min(Math.max(o.ef, wanted), HNSW_EF_MAX),
+        want: wanted, k, rescore,
+        allowed: o.allowed, deleted: o.deleted, qa: s.qa, qb: s.qb,
+      });
+      return { ...s.wasm.results(r.count), evaluations: r.evaluations };
+    }
     if (!useCodes) {
       return exact ? this.exactF32(s, k, o) : this.graphF32(s, k, o);
     }
-    const rescore = o.quantization?.rescore !== false;
-    const oversampling = Math.max(1, o.quantization?.oversampling ?? 1);
-    const wanted = Math.min(L.count, Math.max(k, Math.ceil(k * oversampling)));
-    this.encodeQuery(s);
     const found = exact ? this.exactInt8(s, wanted, o) : this.graphInt8(s, wanted, o);
     if (!rescore) return truncate(found, k);
     return this.rescore(s, found, k);
@@ -248,7 +286,8 @@ class DenseIndexImpl implements DenseIndex {
       f32Scorer: new F32Scorer(this.kernels, L, batch),
       int8Scorer: L.quantized === 1 ? new Int8Scorer(this.kernels, L, batch) : null,
       query: new Float32Array(buffer, base + parts.query, L.dim),
-      accept: null, f32Graph: null, int8Graph: null,
+      wasm: this.exports === null ? null : new WasmGraphEngine(this.mem, this.exports, L, base, parts),
+      qa: 0, qb: 0, accept: null, f32Graph: null, int8Graph: null,
     };
     slotReleaser.register(this, { memory: this.mem, layout: L, slot });
     this.searcherState = state;
@@ -259,8 +298,8 @@ class DenseIndexImpl implements DenseIndex {
     return { m: this.layout.m, efConstruct: this.params.efConstruct, m0: this.layout.m0 };
   }
 
-  /** The graph's arrays as views of the memory (upperUsed: words already used in the pool). */
-  private graphStore(upperUsed: number): GraphStore {
+  /** The graph's arrays as views of the memory: empty (to insert into) or built. */
+  private graphStore(built: boolean): GraphStore {
     const L = this.layout;
     const buffer = this.mem.buffer;
     const stride0 = L.recordBytes >>> 2;
@@ -270,9 +309,9 @@ class DenseIndexImpl implements DenseIndex {
       level0: new Uint32Array(buffer, L.recordsPtr, L.count * stride0),
       upperStart: new Uint32Array(buffer, L.upperStartPtr, L.count),
       upper: new Uint32Array(buffer, L.upperPtr, L.upperWords),
-      upperUsed,
+      upperUsed: built ? L.upperWords : 0,
     }, stride0);
-    if (upperUsed > 0) {
+    if (built) {
       store.count = L.count;
       store.entry = L.entry;
       store.maxLevel = L.maxLevel;
@@ -282,10 +321,10 @@ class DenseIndexImpl implements DenseIndex {
 
   private graphFor(s: Searcher, codes: boolean): HnswGraph {
     if (codes) {
-      s.int8Graph ??= HnswGraph.fromStore(this.graphStore(this.layout.upperWords), this.hnswParams(), s.int8Scorer as Int8Scorer, seededRng(0));
+      s.int8Graph ??= HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.int8Scorer as Int8Scorer, seededRng(0));
       return s.int8Graph;
     }
-    s.f32Graph ??= HnswGraph.fromStore(this.graphStore(this.layout.upperWords), this.hnswParams(), s.f32Scorer, seededRng(0));
+    s.f32Graph ??= HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.f32Scorer, seededRng(0));
     return s.f32Graph;
   }
 
@@ -312,6 +351,29 @@ class DenseIndexImpl implements DenseIndex {
     const scorer = s.int8Scorer as Int8Scorer;
     scorer.queryPtr = codePtr;
     scorer.queryCorr = queryCorrection(L.metric, range, L.dim, sums);
+    s.qa = L.metric === 2 ? range.scale : range.scale * range.scale;
+    s.qb = scorer.queryCorr;
+  }
+
+  /**
+   * The WebAssembly build: levels and upper-level starts written up front (from the drawn
+   * levels, in id order), every node inserted in one call, then the level-0 repair in JS.
+   */
+  private buildGraphWasm(s: Searcher, engine: WasmGraphEngine, levels: Uint8Array): void {
+    const L = this.layout;
+    const buffer = this.mem.buffer;
+    new Uint8Array(buffer, L.levelsPtr, L.count).set(levels.subarray(0, L.count));
+    const upperStart = new Uint32Array(buffer, L.upperStartPtr, L.count);
+    let used = 0;
+    for (let id = 0; id < L.count; id++) {
+      upperStart[id] = used;
+      used += (levels[id] as number) * (1 + L.m);
+    }
+    assert(used === L.upperWords, 'upper-level pool sized from the drawn levels');
+    const built = engine.build(this.params.efConstruct);
+    assert(built.entry === L.entry && built.maxLevel === L.maxLevel, 'entry point as drawn');
+    const graph = HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.f32Scorer, seededRng(this.params.seed));
+    graph.connectUnreachable();
   }
 
   // ------------------------------------------------------------------ search paths (JS loops)

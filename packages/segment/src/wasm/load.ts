@@ -53,10 +53,18 @@ export function isSharedMemory(memory: WebAssembly.Memory): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
 }
 
-/** Instantiates the SIMD kernels over `memory` (synchronous: the module is small). */
+/** One instance of the module over `memory` (synchronous: the module is small). */
+export function instantiateKernelsModule(memory: WebAssembly.Memory, module?: WebAssembly.Module): WebAssembly.Exports {
+  return new WebAssembly.Instance(module ?? kernelsModule(isSharedMemory(memory)), { env: { memory } }).exports;
+}
+
+/** Instantiates the SIMD kernels over `memory`. */
 export function instantiateWasmKernels(memory: WebAssembly.Memory, module?: WebAssembly.Module): Kernels {
-  const instance = new WebAssembly.Instance(module ?? kernelsModule(isSharedMemory(memory)), { env: { memory } });
-  const exports = instance.exports;
+  return kernelsOf(memory, instantiateKernelsModule(memory, module));
+}
+
+/** The kernels of an instance (see instantiateKernelsModule). */
+export function kernelsOf(memory: WebAssembly.Memory, exports: WebAssembly.Exports): Kernels {
   const pair = (name: string): PairKernel => exported(exports, name, 3) as PairKernel;
   const batch = (name: string): BatchKernel => exported(exports, name, 7) as BatchKernel;
   const range = (name: string): RangeKernel => exported(exports, name, 7) as RangeKernel;
@@ -82,7 +90,7 @@ export function instantiateWasmKernels(memory: WebAssembly.Memory, module?: WebA
   };
 }
 
-function exported(exports: WebAssembly.Exports, name: string, arity: number): unknown {
+export function exported(exports: WebAssembly.Exports, name: string, arity: number): unknown {
   const value = exports[name];
   assert(typeof value === 'function' && value.length === arity, `kernels.wasm lacks ${name}/${arity}`);
   return value;
