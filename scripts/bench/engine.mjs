@@ -30,29 +30,44 @@ function settledRss() {
 }
 
 // Each adapter: build() (timed), then search(q, ef) -> ids (numbers), plus setEf(ef) before a
-// pass, evaluations() for the last search where the engine counts them.
+// pass, evaluations() for the last search where the engine counts them, and bytesPerVector()
+// where the engine reports its own memory (else the RSS growth across the build counts).
 
-async function ours() {
-  const { HnswGraph } = await import('../../packages/segment/dist/hnsw/index.js');
-  const { seededRng } = await import('../../packages/common/dist/index.js');
-  const { createBestScorer } = await import('./wasm-scorer.mjs');
-  let graph = null;
-  let kind = '';
-  let ef = EF_CONSTRUCT;
-  let last = null;
-  return {
-    build() {
-      const made = createBestScorer(base, spec.dim, spec.metric);
-      kind = made.kind;
-      graph = HnswGraph.build(spec.n, { m: M, efConstruct: EF_CONSTRUCT }, made.scorer, seededRng(SEED));
-    },
-    label: () => `ours (${kind})`,
-    setEf(value) { ef = value; },
-    search(q) {
-      last = graph.search(queries[q], K, { ef });
-      return last.ids;
-    },
-    evaluations: () => last.distanceEvaluations,
+/** Oversampling of the int8 row: ceil(k * this) estimates are rescored on the f32 rows. */
+export const INT8_OVERSAMPLING = 2;
+
+/**
+ * Our DenseIndex (packages/segment/src/dense): rows, codes and graph in one WebAssembly memory,
+ * search and build in WebAssembly (or the JS loops where SIMD is missing). `int8`: traversal on
+ * scalar int8 codes (quantile 0.99), the best ceil(k * INT8_OVERSAMPLING) rescored on f32 rows.
+ */
+function oursWith(int8) {
+  return async () => {
+    const { buildDenseIndex } = await import('../../packages/segment/dist/index.js');
+    const { wasmSimdSupported } = await import('../../packages/segment/dist/wasm/index.js');
+    const params = {
+      dim: spec.dim, metric: spec.metric, m: M, efConstruct: EF_CONSTRUCT, seed: SEED,
+      quantization: int8 ? { kind: 'int8', quantile: 0.99, alwaysRam: true } : null,
+    };
+    const quantization = int8 ? { ignore: false, rescore: true, oversampling: INT8_OVERSAMPLING } : null;
+    let index = null;
+    let ef = EF_CONSTRUCT;
+    let last = null;
+    const engine = wasmSimdSupported() ? 'WASM' : 'JS';
+    return {
+      build() {
+        index = buildDenseIndex(base, spec.n, params);
+      },
+      label: () => (int8 ? `ours (${engine}, int8 traversal + f32 rescoring of ${INT8_OVERSAMPLING}k)` : `ours (${engine}, f32)`),
+      setEf(value) { ef = value; },
+      search(q) {
+        last = index.search(queries[q], { k: K, ef, exact: false, allowed: null, deleted: null, quantization });
+        return last.ids;
+      },
+      evaluations: () => last.evaluations,
+      // The index's own account: its whole WebAssembly memory (data, scratch and slack).
+      bytesPerVector: () => index.memory().memoryBytes / spec.n,
+    };
   };
 }
 
@@ -109,7 +124,7 @@ async function usearch() {
   };
 }
 
-const ENGINES = { ours, hnswlib, usearch };
+const ENGINES = { ours: oursWith(false), 'ours-int8': oursWith(true), hnswlib, usearch };
 
 function recallAt(engine, ef) {
   engine.setEf(ef);
@@ -151,7 +166,11 @@ async function main() {
   engine.build();
   const buildSeconds = (performance.now() - started) / 1000;
   const after = settledRss();
-  process.send({ type: 'built', label: engine.label(), buildSeconds, bytesPerVector: (after - before) / spec.n });
+  const rssPerVector = (after - before) / spec.n;
+  process.send({
+    type: 'built', label: engine.label(), buildSeconds, rssPerVector,
+    bytesPerVector: engine.bytesPerVector?.() ?? rssPerVector,
+  });
   process.on('message', (msg) => {
     if (msg.cmd === 'recall') {
       const rows = [];

@@ -4,7 +4,7 @@
 // repeated looks at search speed skip the builds. `npm run bench` is the benchmark of record.
 //
 //   node scripts/bench/probe.mjs [--dataset glove] [--quick] [--efs 64,128,256] [--engines f32,int8,hnswlib]
-//     [--oversampling 2] [--reuse] [--rounds 3]
+//     [--oversampling 2] [--reuse] [--rounds 3] [--seed 42]
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +15,6 @@ import { CACHE, K, datasetSpec, exactScore, readF32, readTruth } from './data.mj
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(join(HERE, 'package.json'));
-const SEED = 42;
 const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: 'glove' },
@@ -25,9 +24,11 @@ const { values } = parseArgs({
     oversampling: { type: 'string', default: '2' },
     reuse: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    seed: { type: 'string', default: '42' },
   },
 });
 const spec = datasetSpec(values.dataset, values.quick);
+const SEED = Number(values.seed);
 const base = readF32(spec.base);
 const queryData = readF32(spec.queries);
 const truth = readTruth(spec);
@@ -43,7 +44,7 @@ function ours(int8) {
     dim: spec.dim, metric: spec.metric, m: M, efConstruct: EF_CONSTRUCT, seed: SEED,
     quantization: int8 ? { kind: 'int8', quantile: 0.99, alwaysRam: true } : null,
   };
-  const file = join(tmp, `probe-${spec.key}-${int8 ? 'int8' : 'f32'}.dense`);
+  const file = join(tmp, `probe-${spec.key}-${int8 ? 'int8' : 'f32'}-s${SEED}.dense`);
   let index;
   let seconds = null;
   if (values.reuse && existsSync(file)) {
@@ -69,7 +70,7 @@ function ours(int8) {
 
 function hnswlib() {
   const { HierarchicalNSW } = require('hnswlib-node');
-  const file = join(tmp, `probe-${spec.key}-hnswlib.bin`);
+  const file = join(tmp, `probe-${spec.key}-hnswlib-s${SEED}.bin`);
   const index = new HierarchicalNSW(spec.metric === 'dot' ? 'ip' : 'l2', spec.dim);
   let seconds = null;
   if (values.reuse && existsSync(file)) {

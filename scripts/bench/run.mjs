@@ -2,7 +2,7 @@
 // single thread, interleaved rounds, one markdown table. See README.md in this folder.
 //
 //   node scripts/bench/run.mjs [--dataset glove|gauss128|gauss768|all] [--quick] [--rounds 3]
-//     [--engines ours,hnswlib,usearch] [--resume]
+//     [--engines ours,ours-int8,hnswlib,usearch] [--resume]
 //
 // Each engine runs in its own child process (its RSS growth across the build is its RAM per
 // vector). Builds run one at a time; then a recall pass per engine (untimed, also a warm-up);
@@ -28,7 +28,7 @@ const { values } = parseArgs({
     dataset: { type: 'string', default: 'all' },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
-    engines: { type: 'string', default: 'ours,hnswlib,usearch' },
+    engines: { type: 'string', default: 'ours,ours-int8,hnswlib,usearch' },
     resume: { type: 'boolean', default: false },
   },
 });
@@ -94,7 +94,7 @@ async function benchDataset(name) {
       const handle = startEngine(engine, name);
       try {
         const built = await handle.next();
-        result.engines[engine] = { label: built.label, buildSeconds: built.buildSeconds, bytesPerVector: built.bytesPerVector, sweep: {} };
+        result.engines[engine] = { label: built.label, buildSeconds: built.buildSeconds, bytesPerVector: built.bytesPerVector, rssPerVector: built.rssPerVector, sweep: {} };
         log(`${spec.key}: ${built.label} built in ${built.buildSeconds.toFixed(1)} s`);
         live.push(handle);
       } catch (err) {

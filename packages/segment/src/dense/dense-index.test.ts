@@ -303,3 +303,49 @@ describe('DenseIndex across threads', () => {
     expect(Array.from(again.search(queries.subarray(0, dim), o).ids)).toEqual(here[0]);
   });
 });
+
+describe('DenseIndex engines agree', () => {
+  it.runIf(wasmSimdSupported())('WebAssembly and JS return the same exact results and equally good graph results', () => {
+    for (const metric of ['dot', 'l2', 'l1'] as DenseMetric[]) {
+      const { data, queries } = dataset(2000, 20, 24, metric, 21);
+      const p = params({ metric, quantization: { kind: 'int8', quantile: 0.99, alwaysRam: true } });
+      const wasm = buildDenseIndex(data, 2000, p, { implementation: 'wasm-simd' });
+      const js = buildDenseIndex(data, 2000, p, { implementation: 'js' });
+      let wasmRecall = 0;
+      let jsRecall = 0;
+      for (let q = 0; q < 20; q++) {
+        const query = queries.subarray(q * 24, (q + 1) * 24);
+        for (const quantization of [{ ignore: true, rescore: true, oversampling: 1 }, { ignore: false, rescore: true, oversampling: 3 }]) {
+          const a = wasm.search(query, options({ exact: true, quantization }));
+          const b = js.search(query, options({ exact: true, quantization }));
+          expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+          a.keys.forEach((key, i) => expect(key).toBeCloseTo(b.keys[i] as number, 4));
+        }
+        const truth = bruteForce(data, 24, metric, query, K).ids;
+        wasmRecall += recall(wasm.search(query, options({ ef: 32 })).ids, truth) / 20;
+        jsRecall += recall(js.search(query, options({ ef: 32 })).ids, truth) / 20;
+      }
+      expect(Math.abs(wasmRecall - jsRecall)).toBeLessThan(0.05);
+      expect(wasmRecall).toBeGreaterThan(0.85);
+    }
+  });
+
+  it.runIf(wasmSimdSupported())('the int8 L1 kernel counts exactly, at every length', async () => {
+    const { instantiateKernelsModule } = await import('../wasm/load.js');
+    const { l1I8 } = await import('./quantize.js');
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const l1 = instantiateKernelsModule(memory).l1_i8 as (a: number, b: number, dim: number) => number;
+    const i8 = new Int8Array(memory.buffer);
+    const rng = seededRng(3);
+    for (let i = 0; i < 4096; i++) i8[i] = rng.int(255) - 127;
+    for (let dim = 0; dim <= 70; dim++) {
+      let want = 0;
+      for (let j = 0; j < dim; j++) want += Math.abs((i8[100 + j] as number) - (i8[1000 + j] as number));
+      expect(l1(100, 1000, dim)).toBe(want);
+      expect(l1I8(i8, 100, 1000, dim)).toBe(want);
+    }
+    i8.fill(127, 0, 64);
+    i8.fill(-127, 64, 128);
+    expect(l1(0, 64, 64)).toBe(254 * 64);
+  });
+});

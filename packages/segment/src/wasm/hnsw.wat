@@ -197,7 +197,7 @@
   ;; Binary min-heaps of i64 entries at $h. An entry packs (key, id) so that unsigned integer
   ;; order is the ranking: the high word is the f32 key mapped to an order-preserving u32
   ;; (negative floats flip every bit, others flip the sign bit; -0 is first made +0), the low
-  ;; word is the id inverted. The top is the worst entry: the smallest key, and among equal keys
+  ;; word is 2^31 - 1 - id, shifted left by one. The top is the worst entry: the smallest key, and among equal keys
   ;; the largest id, so results never depend on the order in which equal keys arrive. One
   ;; integer compare per step instead of two float compares and an id compare. Candidates are
   ;; kept with negated keys (best on top).
@@ -208,7 +208,7 @@
     (local.set $b (i32.xor (local.get $b)
       (i32.or (i32.shr_s (local.get $b) (i32.const 31)) (i32.const 0x80000000))))
     (i64.or (i64.shl (i64.extend_i32_u (local.get $b)) (i64.const 32))
-      (i64.extend_i32_u (i32.xor (local.get $id) (i32.const -1)))))
+      (i64.extend_i32_u (i32.shl (i32.sub (i32.const 0x7fffffff) (local.get $id)) (i32.const 1)))))
 
   (func $entry_key (param $e i64) (result f32)
     (local $b i32)
@@ -216,8 +216,9 @@
     (f32.reinterpret_i32 (i32.xor (local.get $b)
       (i32.or (i32.xor (i32.shr_s (local.get $b) (i32.const 31)) (i32.const -1)) (i32.const 0x80000000)))))
 
+  ;; Bit 0 of an entry is free (the pool marks expanded nodes with it): ids are below 2^31.
   (func $entry_id (param $e i64) (result i32)
-    (i32.xor (i32.wrap_i64 (local.get $e)) (i32.const -1)))
+    (i32.sub (i32.const 0x7fffffff) (i32.shr_u (i32.wrap_i64 (local.get $e)) (i32.const 1))))
 
   ;; Adds entry $e to a heap of $n entries.
   (func $heap_push (param $h i32) (param $n i32) (param $e i64)
@@ -378,6 +379,128 @@
         (br $expand)))
     (local.get $rn))
 
+  ;; ------------------------------------------------------------ layer search without filters
+  ;; The same search in one sorted pool instead of two heaps: the ef best nodes seen, best first
+  ;; (packed entries at $g_res), each with an "expanded" flag (bit 0 of the entry); the best
+  ;; unexpanded node is expanded until none is left. It is the same search as the two-heap one
+  ;; (a candidate that has dropped out of the ef best could never be expanded there either), with
+  ;; one binary search and one short move per newcomer instead of two heap updates, and the
+  ;; results come out sorted. Used whenever every node is acceptable. Returns the pool's size.
+  (func $search_pool (param $c i32) (param $q i32) (param $entry i32) (param $entryKey f32)
+        (param $ef i32) (param $level i32) (result i32)
+    (local $pool i32) (local $size i32) (local $cursor i32) (local $worst f32) (local $at i32)
+    (local $cur i32) (local $lp i32) (local $n i32) (local $k i32) (local $i i32) (local $v i32)
+    (local $s f32) (local $ids i32) (local $visited i32) (local $epoch i32) (local $sa i32)
+    (local $e i64) (local $lo i32) (local $hi i32) (local $mid i32) (local $move i32)
+    (call $next_epoch (local.get $c))
+    (local.set $pool (global.get $g_res))
+    (local.set $ids (global.get $g_ids))
+    (local.set $visited (global.get $g_visited))
+    (local.set $epoch (global.get $g_epoch))
+    (i32.store16 (i32.add (local.get $visited) (i32.shl (local.get $entry) (i32.const 1))) (local.get $epoch))
+    (i64.store (local.get $pool) (call $entry (local.get $entryKey) (local.get $entry)))
+    (local.set $size (i32.const 1))
+    (local.set $worst (f32.const -inf))
+    (if (i32.ge_u (local.get $size) (local.get $ef)) (then (local.set $worst (local.get $entryKey))))
+    (block $done
+      (loop $expand
+        ;; The best unexpanded entry; none left ends the search.
+        (block $found
+          (loop $seek
+            (br_if $done (i32.ge_u (local.get $cursor) (local.get $size)))
+            (local.set $at (i32.add (local.get $pool) (i32.shl (local.get $cursor) (i32.const 3))))
+            (local.set $e (i64.load (local.get $at)))
+            (br_if $found (i64.eqz (i64.and (local.get $e) (i64.const 1))))
+            (local.set $cursor (i32.add (local.get $cursor) (i32.const 1)))
+            (br $seek)))
+        (i64.store (local.get $at) (i64.or (local.get $e) (i64.const 1)))
+        (local.set $cur (call $entry_id (local.get $e)))
+        (local.set $cursor (i32.add (local.get $cursor) (i32.const 1)))
+        ;; Gather the neighbours not seen yet, marking them.
+        (local.set $lp (call $links (local.get $cur) (local.get $level)))
+        (local.set $n (i32.load (local.get $lp)))
+        (local.set $k (i32.const 0))
+        (block $gathered
+          (loop $gather
+            (br_if $gathered (i32.eqz (local.get $n)))
+            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+            (local.set $v (i32.load (local.get $lp)))
+            (local.set $sa (i32.add (local.get $visited) (i32.shl (local.get $v) (i32.const 1))))
+            (if (i32.ne (i32.load16_u (local.get $sa)) (local.get $epoch)) (then
+              (i32.store16 (local.get $sa) (local.get $epoch))
+              (i32.store (i32.add (local.get $ids) (i32.shl (local.get $k) (i32.const 2))) (local.get $v))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $gather)))
+        (global.set $g_evals (i32.add (global.get $g_evals) (local.get $k)))
+        (global.set $g_sink (i32.xor (global.get $g_sink) (call $touch (local.get $ids) (local.get $k))))
+        ;; Score them; each that beats the worst kept entry takes its place in the pool.
+        (local.set $i (i32.const 0))
+        (block $scored
+          (loop $score
+            (br_if $scored (i32.ge_u (local.get $i) (local.get $k)))
+            (local.set $v (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $s (call $key (local.get $q) (local.get $v)))
+            (if (f32.gt (local.get $s) (local.get $worst)) (then
+              (local.set $e (call $entry (local.get $s) (local.get $v)))
+              ;; First position whose entry ranks below the newcomer (entries sorted descending).
+              (local.set $lo (i32.const 0))
+              (local.set $hi (local.get $size))
+              (block $placed
+                (loop $bisect
+                  (br_if $placed (i32.ge_u (local.get $lo) (local.get $hi)))
+                  (local.set $mid (i32.shr_u (i32.add (local.get $lo) (local.get $hi)) (i32.const 1)))
+                  (if (i64.ge_u (i64.load (i32.add (local.get $pool) (i32.shl (local.get $mid) (i32.const 3)))) (local.get $e))
+                    (then (local.set $lo (i32.add (local.get $mid) (i32.const 1))))
+                    (else (local.set $hi (local.get $mid))))
+                  (br $bisect)))
+              ;; Room: the entries below move down one place; a full pool drops its last.
+              (local.set $move (i32.sub (local.get $size) (local.get $lo)))
+              (if (i32.lt_u (local.get $size) (local.get $ef))
+                (then (local.set $size (i32.add (local.get $size) (i32.const 1))))
+                (else (local.set $move (i32.sub (local.get $move) (i32.const 1)))))
+              (if (local.get $move) (then
+                (memory.copy
+                  (i32.add (local.get $pool) (i32.shl (i32.add (local.get $lo) (i32.const 1)) (i32.const 3)))
+                  (i32.add (local.get $pool) (i32.shl (local.get $lo) (i32.const 3)))
+                  (i32.shl (local.get $move) (i32.const 3)))))
+              (i64.store (i32.add (local.get $pool) (i32.shl (local.get $lo) (i32.const 3))) (local.get $e))
+              (if (i32.lt_u (local.get $lo) (local.get $cursor)) (then (local.set $cursor (local.get $lo))))
+              (if (i32.ge_u (local.get $size) (local.get $ef)) (then
+                (local.set $worst (call $entry_key (i64.load (i32.add (local.get $pool)
+                  (i32.shl (i32.sub (local.get $size) (i32.const 1)) (i32.const 3))))))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $score)))
+        (br $expand)))
+    (local.get $size))
+
+  ;; Sorts a heap of $n entries in place, best first (heapsort: the worst goes last).
+  (func $sort_heap (param $h i32) (param $n i32)
+    (local $top i64)
+    (block $done
+      (loop $next
+        (br_if $done (i32.le_u (local.get $n) (i32.const 1)))
+        (local.set $top (i64.load (local.get $h)))
+        (call $heap_pop (local.get $h) (local.get $n))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (i64.store (i32.add (local.get $h) (i32.shl (local.get $n) (i32.const 3))) (local.get $top))
+        (br $next))))
+
+  ;; Unpacks $n sorted entries into parallel id and key arrays.
+  (func $unpack (param $from i32) (param $n i32) (param $ids i32) (param $keys i32)
+    (local $e i64)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $e (i64.load (local.get $from)))
+        (i32.store (local.get $ids) (call $entry_id (local.get $e)))
+        (f32.store (local.get $keys) (call $entry_key (local.get $e)))
+        (local.set $from (i32.add (local.get $from) (i32.const 8)))
+        (local.set $ids (i32.add (local.get $ids) (i32.const 4)))
+        (local.set $keys (i32.add (local.get $keys) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $next))))
+
   ;; ------------------------------------------------------------ results
   ;; Empties a heap of $n entries into ids/keys, best first.
   (func $drain (param $h i32) (param $n i32) (param $ids i32) (param $keys i32)
@@ -403,26 +526,22 @@
       (call $heap_sift (local.get $h) (local.get $n) (local.get $e))))
     (local.get $n))
 
-  ;; The result heap ($n entries) cut to `want`, then either rescored on the f32 rows (best k of
-  ;; those) or cut to k; written best first to outIds/outKeys. Returns how many.
+  ;; The results, sorted best first at $g_res ($n entries), cut to `want`, then either rescored
+  ;; on the f32 rows (best k of those) or cut to k; written best first to outIds/outKeys.
+  ;; Returns how many.
   (func $finish (param $c i32) (param $n i32) (result i32)
     (local $res i32) (local $want i32) (local $k i32) (local $ids i32) (local $keys i32) (local $i i32)
     (local $v i32) (local $hn i32)
     (local.set $res (global.get $g_res))
-    (local.set $want (i32.load offset=104 (local.get $c)))
     (local.set $k (i32.load offset=108 (local.get $c)))
     (local.set $ids (i32.load offset=60 (local.get $c)))
     (local.set $keys (i32.load offset=64 (local.get $c)))
-    (if (i32.eqz (i32.load offset=112 (local.get $c))) (then (local.set $want (local.get $k))))
-    (block $cut
-      (loop $pop
-        (br_if $cut (i32.le_u (local.get $n) (local.get $want)))
-        (call $heap_pop (local.get $res) (local.get $n))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $pop)))
     (if (i32.eqz (i32.load offset=112 (local.get $c))) (then
-      (call $drain (local.get $res) (local.get $n) (local.get $ids) (local.get $keys))
+      (if (i32.gt_u (local.get $n) (local.get $k)) (then (local.set $n (local.get $k))))
+      (call $unpack (local.get $res) (local.get $n) (local.get $ids) (local.get $keys))
       (return (local.get $n))))
+    (local.set $want (i32.load offset=104 (local.get $c)))
+    (if (i32.gt_u (local.get $n) (local.get $want)) (then (local.set $n (local.get $want))))
     ;; Rescore: full-precision keys of the kept candidates into a heap of the best k.
     (global.set $g_kind (i32.load offset=116 (local.get $c)))
     (global.set $g_vec (i32.load offset=120 (local.get $c)))
@@ -480,8 +599,14 @@
     (if (i32.gt_u (local.get $top) (i32.const 0)) (then
       (local.set $cur (call $greedy (local.get $q) (local.get $cur) (local.get $curKey) (local.get $top) (i32.const 1)))
       (local.set $curKey (global.get $g_best))))
-    (local.set $n (call $search_layer (local.get $c) (local.get $q) (local.get $cur) (local.get $curKey)
-      (i32.load offset=100 (local.get $c)) (i32.const 0) (i32.const 1)))
+    (if (i32.or (global.get $g_allowed) (global.get $g_deleted))
+      (then
+        (local.set $n (call $search_layer (local.get $c) (local.get $q) (local.get $cur) (local.get $curKey)
+          (i32.load offset=100 (local.get $c)) (i32.const 0) (i32.const 1)))
+        (call $sort_heap (global.get $g_res) (local.get $n)))
+      (else
+        (local.set $n (call $search_pool (local.get $c) (local.get $q) (local.get $cur) (local.get $curKey)
+          (i32.load offset=100 (local.get $c)) (i32.const 0)))))
     (local.set $n (call $finish (local.get $c) (local.get $n)))
     (i32.store offset=128 (local.get $c) (global.get $g_evals))
     (local.get $n))
@@ -515,6 +640,7 @@
             (call $key (local.get $q) (local.get $id)) (local.get $id))))
         (local.set $id (i32.add (local.get $id) (i32.const 1)))
         (br $next)))
+    (call $sort_heap (local.get $res) (local.get $n))
     (local.set $n (call $finish (local.get $c) (local.get $n)))
     (i32.store offset=128 (local.get $c) (global.get $g_evals))
     (local.get $n))
@@ -632,9 +758,9 @@
     (block $levels_done
       (loop $levels
         (br_if $levels_done (i32.lt_s (local.get $l) (i32.const 0)))
-        (local.set $n (call $search_layer (local.get $c) (local.get $q) (local.get $cur) (local.get $curKey)
-          (i32.load offset=144 (local.get $c)) (local.get $l) (i32.const 0)))
-        (call $drain (global.get $g_res) (local.get $n) (local.get $ids) (local.get $keys))
+        (local.set $n (call $search_pool (local.get $c) (local.get $q) (local.get $cur) (local.get $curKey)
+          (i32.load offset=144 (local.get $c)) (local.get $l)))
+        (call $unpack (global.get $g_res) (local.get $n) (local.get $ids) (local.get $keys))
         (local.set $cur (i32.load (local.get $ids)))
         (local.set $curKey (f32.load (local.get $keys)))
         (local.set $kept (call $select (local.get $ids) (local.get $keys) (local.get $n) (local.get $m)))
