@@ -11,8 +11,16 @@ import {
   encodeBatch,
   encodeControlReply,
   encodeControlRequest,
+  decodeShardReply,
+  decodeShardRequest,
+  encodeShardReply,
+  encodeShardRequest,
   p2pSchema,
+  POINTS_METHODS,
+  type PointsMethod,
   type RaftBatch,
+  type ShardReply,
+  type ShardRequest,
 } from './proto.js';
 import {
   checkPeerId,
@@ -80,6 +88,27 @@ export type ControlHandler = (kind: string, body: Uint8Array) => Promise<Uint8Ar
 /** Channel purpose of Control calls: a proposal waiting to apply never holds up a Raft batch. */
 export const CONTROL_CHANNEL_PURPOSE = 'control';
 
+/** Channel purpose of Points calls: point data never shares a connection with Raft or Control. */
+export const POINTS_CHANNEL_PURPOSE = 'points';
+
+/**
+ * Answers one Points call for a local shard replica. A refusal the caller should see goes in the
+ * reply (`ok: false`); a rejection is a defect and fails the call (INTERNAL).
+ */
+export type PointsHandler = (method: PointsMethod, request: ShardRequest, signal: AbortSignal) => Promise<ShardReply>;
+
+/** How a Points call ended: the replica's reply, or a failed call (the replica may or may not have acted). */
+export type PointsCallResult =
+  | { readonly outcome: 'reply'; readonly reply: ShardReply }
+  | { readonly outcome: 'failed'; readonly timeout: boolean; readonly message: string };
+
+export interface PointsCallOptions {
+  /** The call's budget, ms. */
+  readonly timeoutMs: number;
+  /** Cancels the call (the replica may still act on it). */
+  readonly signal?: AbortSignal;
+}
+
 /** The p2p transport over gRPC: see Transport, PeerLink (queues and retries) and proto/p2p.proto. */
 export class GrpcTransport implements Transport {
   private readonly limits: TransportLimits;
@@ -90,6 +119,9 @@ export class GrpcTransport implements Transport {
   private controlHandler: ControlHandler | null = null;
   /** Control clients by gRPC target, made on first use and kept until close(). */
   private readonly controlClients = new Map<string, grpc.Client>();
+  private pointsHandler: PointsHandler | null = null;
+  /** Points clients by gRPC target, made on first use and kept until close(). */
+  private readonly pointsClients = new Map<string, grpc.Client>();
   private closed = false;
   private selfUri = '';
 
@@ -114,6 +146,10 @@ export class GrpcTransport implements Transport {
     server.addService(this.controlDefinition(), {
       call: (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.answerControl(call, callback),
     });
+    server.addService(pointsDefinition(), Object.fromEntries(POINTS_METHODS.map((m) => [
+      m,
+      (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => this.answerPoints(m, call, callback),
+    ])));
     const credentials = this.options.serverCredentials ?? grpc.ServerCredentials.createInsecure();
     this.boundPort = await new Promise<number>((resolve, reject) => {
       server.bindAsync(this.options.listen, credentials, (error, port) => {
@@ -197,6 +233,44 @@ export class GrpcTransport implements Transport {
     });
   }
 
+  /** Sets the one handler of incoming Points calls; without one they fail UNAVAILABLE. */
+  onPoints(handler: PointsHandler): void {
+    this.pointsHandler = handler;
+  }
+
+  /**
+   * One Points call to the node at `uri`, on the points channel. Never rejects: a call that did
+   * not complete is `failed` (timeout true when the budget ran out or the signal aborted it).
+   */
+  callPoints(uri: string, method: PointsMethod, request: ShardRequest, options: PointsCallOptions): Promise<PointsCallResult> {
+    if (this.closed) return Promise.resolve({ outcome: 'failed', timeout: false, message: 'the p2p transport is closed' });
+    if (options.signal?.aborted === true) return Promise.resolve({ outcome: 'failed', timeout: true, message: 'cancelled by the caller' });
+    let client: grpc.Client;
+    try {
+      const target = grpcTarget(uri);
+      client = this.pointsClients.get(target) ?? this.client(target, POINTS_CHANNEL_PURPOSE);
+      this.pointsClients.set(target, client);
+    } catch (error) {
+      return Promise.resolve({ outcome: 'failed', timeout: false, message: error instanceof Error ? error.message : String(error) });
+    }
+    const deadline = Date.now() + Math.max(1, options.timeoutMs);
+    return new Promise((resolve) => {
+      const call = client.makeUnaryRequest(p2pSchema().pointsPaths[method], identity, identity, encodeShardRequest({ ...request, clusterId: this.options.clusterId ?? '' }), new grpc.Metadata(), { deadline }, (error, response) => {
+        options.signal?.removeEventListener('abort', abort);
+        if (error) {
+          const timeout = error.code === grpc.status.DEADLINE_EXCEEDED || error.code === grpc.status.CANCELLED;
+          resolve({ outcome: 'failed', timeout, message: `${method} on ${uri}: ${error.details || grpc.status[error.code]}` });
+          return;
+        }
+        const reply = response === undefined ? 'empty ShardReply' : decodeShardReply(response);
+        if (typeof reply === 'string') resolve({ outcome: 'failed', timeout: false, message: `${method} on ${uri}: ${reply}` });
+        else resolve({ outcome: 'reply', reply });
+      });
+      const abort = (): void => call.cancel();
+      options.signal?.addEventListener('abort', abort, { once: true });
+    });
+  }
+
   stats(): TransportStats {
     return linkStats([...this.peers].map(([id, entry]) => [id, entry.link] as const));
   }
@@ -208,6 +282,8 @@ export class GrpcTransport implements Transport {
     this.peers.clear();
     for (const client of this.controlClients.values()) client.close();
     this.controlClients.clear();
+    for (const client of this.pointsClients.values()) client.close();
+    this.pointsClients.clear();
     // Immediate: a peer's batch cut short is retried by that peer, and Raft tolerates the loss.
     this.server?.forceShutdown();
     this.server = null;
@@ -272,6 +348,28 @@ export class GrpcTransport implements Transport {
     );
   }
 
+  private answerPoints(method: PointsMethod, call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>): void {
+    const request = decodeShardRequest(call.request);
+    if (typeof request === 'string') return callback({ code: grpc.status.INVALID_ARGUMENT, details: request });
+    if (request.clusterId !== (this.options.clusterId ?? '')) {
+      return callback({ code: grpc.status.FAILED_PRECONDITION, details: `request from cluster '${request.clusterId}' reached another cluster` });
+    }
+    const handler = this.pointsHandler;
+    if (this.closed || handler === null) return callback({ code: grpc.status.UNAVAILABLE, details: `peer ${this.options.selfId} is not serving points` });
+    // The caller gave up (deadline, cancel): reads stop early; a write already in the WAL goes on.
+    const aborted = new AbortController();
+    call.on('cancelled', () => aborted.abort());
+    handler(method, request, aborted.signal).then(
+      (reply) => callback(null, encodeShardReply(reply)),
+      (error: unknown) => {
+        process.nextTick(() => {
+          throw error;
+        });
+        callback({ code: grpc.status.INTERNAL, details: `peer ${this.options.selfId} failed on ${method}` });
+      },
+    );
+  }
+
   private controlDefinition(): grpc.ServiceDefinition {
     return unaryBytesService('call', p2pSchema().controlPath);
   }
@@ -297,8 +395,9 @@ export class GrpcTransport implements Transport {
 
   private serverOptions(): grpc.ServerOptions {
     return {
-      'grpc.max_receive_message_length': rpcBytesMax(this.limits),
-      'grpc.max_send_message_length': 64 * 1024,
+      'grpc.max_receive_message_length': Math.max(rpcBytesMax(this.limits), this.limits.pointsMessageBytesMax),
+      // Raft acknowledgements and Control answers are small; Points answers carry point data.
+      'grpc.max_send_message_length': this.limits.pointsMessageBytesMax,
       // The server pings too, so a client that vanished releases its connection promptly.
       'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
       'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
@@ -311,8 +410,8 @@ export class GrpcTransport implements Transport {
       [CHANNEL_PURPOSE_ARG]: purpose,
       // Its own connection: never multiplexed with another channel's streams to the same peer.
       'grpc.use_local_subchannel_pool': 1,
-      'grpc.max_send_message_length': rpcBytesMax(this.limits),
-      'grpc.max_receive_message_length': 64 * 1024,
+      'grpc.max_send_message_length': purpose === POINTS_CHANNEL_PURPOSE ? this.limits.pointsMessageBytesMax : rpcBytesMax(this.limits),
+      'grpc.max_receive_message_length': purpose === POINTS_CHANNEL_PURPOSE ? this.limits.pointsMessageBytesMax : 64 * 1024,
       // Ping even between batches, so a dead peer is noticed within keepalive time + timeout.
       'grpc.keepalive_time_ms': this.limits.keepaliveTimeMs,
       'grpc.keepalive_timeout_ms': this.limits.keepaliveTimeoutMs,
@@ -363,4 +462,10 @@ function unaryBytesService(method: string, path: string): grpc.ServiceDefinition
       responseDeserialize: identity,
     },
   };
+}
+
+/** The Points service: one unary method per PointsMethod, bytes in and out. */
+function pointsDefinition(): grpc.ServiceDefinition {
+  const paths = p2pSchema().pointsPaths;
+  return Object.assign({}, ...POINTS_METHODS.map((m) => unaryBytesService(m, paths[m]))) as grpc.ServiceDefinition;
 }

@@ -37,6 +37,12 @@ export interface TransportLimits {
    */
   readonly keepaliveTimeMs: number;
   readonly keepaliveTimeoutMs: number;
+  /**
+   * Largest message of the Points service (a shard's part of a write, a replica's read answer),
+   * bytes. Bounds the memory one call can pin on either side; a client request is at most
+   * service.max_request_size_mb (32 MiB) of JSON, and the binary form of its vectors is smaller.
+   */
+  readonly pointsMessageBytesMax: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
@@ -49,6 +55,7 @@ export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
   backoffMsMax: 1000,
   keepaliveTimeMs: 1000,
   keepaliveTimeoutMs: 1000,
+  pointsMessageBytesMax: 64 * 1024 * 1024,
 };
 
 /** Bytes a batch's envelope may add to its messages: ids, URI, cluster id, one tag+length per message. */

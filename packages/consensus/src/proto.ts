@@ -31,6 +31,33 @@ export interface ControlRequest {
   readonly clusterId: string;
 }
 
+/** The methods of the Points service (proto/p2p.proto). */
+export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info'] as const;
+export type PointsMethod = (typeof POINTS_METHODS)[number];
+
+/** Reserved for writes once shards record the ticks they applied (see ClockTag in p2p.proto). */
+export interface ClockTag {
+  readonly peerId: number;
+  readonly clockId: number;
+  readonly clockTick: number;
+}
+
+/** One call to a shard replica on another peer. */
+export interface ShardRequest {
+  readonly clusterId: string;
+  readonly collection: string;
+  readonly incarnation: number;
+  readonly shardId: number;
+  readonly fromPeer: number;
+  readonly body: Uint8Array;
+  readonly clockTag: ClockTag | null;
+}
+
+/** A replica's answer: a result body, or the refusal it would have given a client. */
+export type ShardReply =
+  | { readonly ok: true; readonly body: Uint8Array }
+  | { readonly ok: false; readonly kind: string; readonly message: string };
+
 interface P2pSchema {
   readonly batch: protobuf.Type;
   readonly ack: protobuf.Type;
@@ -40,6 +67,10 @@ interface P2pSchema {
   readonly controlReply: protobuf.Type;
   /** gRPC path of Control.Call. */
   readonly controlPath: string;
+  readonly shardRequest: protobuf.Type;
+  readonly shardReply: protobuf.Type;
+  /** gRPC paths of the Points methods. */
+  readonly pointsPaths: Readonly<Record<PointsMethod, string>>;
 }
 
 let schema: P2pSchema | null = null;
@@ -55,6 +86,12 @@ export function p2pSchema(): P2pSchema {
   const control = root.lookupService('shoal.p2p.Control');
   const call = control.methods['Call'];
   assert(call !== undefined, 'p2p.proto has no Control.Call');
+  const points = root.lookupService('shoal.p2p.Points');
+  const pointsPaths = {} as Record<PointsMethod, string>;
+  for (const m of POINTS_METHODS) {
+    assert(points.methods[m] !== undefined, `p2p.proto has no Points.${m}`);
+    pointsPaths[m] = `/${points.fullName.replace(/^\./, '')}/${m}`;
+  }
   schema = {
     batch: root.lookupType('shoal.p2p.RaftBatch'),
     ack: root.lookupType('shoal.p2p.RaftAck'),
@@ -62,6 +99,9 @@ export function p2pSchema(): P2pSchema {
     controlRequest: root.lookupType('shoal.p2p.ControlRequest'),
     controlReply: root.lookupType('shoal.p2p.ControlReply'),
     controlPath: `/${control.fullName.replace(/^\./, '')}/${call.name}`,
+    shardRequest: root.lookupType('shoal.p2p.ShardRequest'),
+    shardReply: root.lookupType('shoal.p2p.ShardReply'),
+    pointsPaths,
   };
   return schema;
 }
@@ -132,5 +172,45 @@ export function decodeControlReply(bytes: Uint8Array): Uint8Array | string {
     return body instanceof Uint8Array ? body : 'malformed ControlReply';
   } catch (error) {
     return `malformed ControlReply: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export function encodeShardRequest(request: ShardRequest): Buffer {
+  const type = p2pSchema().shardRequest;
+  const { clockTag, ...rest } = request;
+  return Buffer.from(type.encode(type.create(clockTag === null ? rest : { ...rest, clockTag })).finish());
+}
+
+export function decodeShardRequest(bytes: Uint8Array): ShardRequest | string {
+  const type = p2pSchema().shardRequest;
+  try {
+    const message = type.decode(bytes);
+    const f = type.toObject(message, { longs: Number, defaults: true });
+    const { clusterId, collection, incarnation, shardId, fromPeer, body } = f;
+    if (typeof clusterId !== 'string' || typeof collection !== 'string' || !(body instanceof Uint8Array)) return 'malformed ShardRequest';
+    if (typeof incarnation !== 'number' || typeof shardId !== 'number' || typeof fromPeer !== 'number') return 'malformed ShardRequest';
+    const tag = (message as unknown as { clockTag?: unknown }).clockTag;
+    const t = f['clockTag'] as { peerId?: unknown; clockId?: unknown; clockTick?: unknown } | undefined;
+    const clockTag = tag === undefined || tag === null || t === undefined ? null : { peerId: Number(t.peerId ?? 0), clockId: Number(t.clockId ?? 0), clockTick: Number(t.clockTick ?? 0) };
+    return { clusterId, collection, incarnation, shardId, fromPeer, body, clockTag };
+  } catch (error) {
+    return `malformed ShardRequest: ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+export function encodeShardReply(reply: ShardReply): Buffer {
+  const type = p2pSchema().shardReply;
+  const fields = reply.ok ? { body: reply.body } : { errorKind: reply.kind, errorMessage: reply.message };
+  return Buffer.from(type.encode(type.create(fields)).finish());
+}
+
+export function decodeShardReply(bytes: Uint8Array): ShardReply | string {
+  const type = p2pSchema().shardReply;
+  try {
+    const { body, errorKind, errorMessage } = type.toObject(type.decode(bytes), { defaults: true });
+    if (!(body instanceof Uint8Array) || typeof errorKind !== 'string' || typeof errorMessage !== 'string') return 'malformed ShardReply';
+    return errorKind === '' ? { ok: true, body } : { ok: false, kind: errorKind, message: errorMessage };
+  } catch (error) {
+    return `malformed ShardReply: ${error instanceof Error ? error.message : String(error)}`;
   }
 }
