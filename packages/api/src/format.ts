@@ -138,8 +138,13 @@ export function collectionClusterInfoJson(info: CollectionClusterInfo): JsonMap 
   return {
     peer_id: info.peerId,
     shard_count: info.shardCount,
-    local_shards: info.localShards.map((s) => ({ shard_id: s.shardId, points_count: s.pointsCount, state: s.state })),
-    remote_shards: [],
-    shard_transfers: [],
+    local_shards: info.localShards.map((s) => compact({ shard_id: s.shardId, shard_key: s.shardKey, points_count: s.pointsCount, state: s.state })),
+    remote_shards: info.remoteShards.map((s) => compact({ shard_id: s.shardId, shard_key: s.shardKey, peer_id: s.peerId, state: s.state })),
+    shard_transfers: info.transfers.map((t) => ({ shard_id: t.shardId, from: t.from, to: t.to, sync: t.sync, method: t.method })),
   };
+}
+
+/** GET /collections/{c}/shards: ShardKeysResponse (null keys for auto sharding). */
+export function shardKeysJson(keys: readonly (string | number)[] | null): JsonMap {
+  return { shard_keys: keys === null ? null : keys.map((key) => ({ key })) };
 }

@@ -10,3 +10,4 @@ export * from './parse/admin.js';
 export * from './parse/points.js';
 export * from './parse/reads.js';
 export * from './parse/query.js';
+export * from './parse/sharding.js';

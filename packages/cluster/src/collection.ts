@@ -1,9 +1,11 @@
-// One collection on this node: checks writes against its config, splits them by shard, and
-// merges the shards' answers.
+// One collection on this node: checks writes against its config, routes them to shards (by the
+// collection's routing scheme, within the shard keys a request names), holds this node's local
+// replicas and one replica set per shard, and merges the shards' answers.
 import {
   badRequest,
   comparePointIds,
   pointKey,
+  ShoalError,
   type Distance,
   type PointId,
   type PointOperation,
@@ -12,25 +14,73 @@ import {
   type ScoredPoint,
   type NamedVectors,
 } from '@shoal/common';
-import type { CollectionMeta } from '@shoal/meta';
-import { parseJsonPath, type ApplyResult } from '@shoal/segment';
-import type { ReplicaSet } from './replica-set.js';
-import { shardForId } from './routing.js';
+import { formatShardKey, sameShardKey, type CollectionMeta, type ShardKey } from '@shoal/meta';
+import { parseJsonPath } from '@shoal/segment';
+import type { ShardKeySelector } from './contract.js';
+import type { Replica, ReplicaSet } from './replica-set.js';
+import { shardRouter, type ShardRouter } from './routing.js';
+
+/** The shards a request addresses under one shard key (or all shards under auto sharding). */
+export interface RouteGroup {
+  readonly key: ShardKey | null;
+  readonly shardIds: readonly number[];
+  readonly router: ShardRouter;
+}
 
 export class Collection {
+  private metaValue: CollectionMeta;
+  private groups: RouteGroup[] = [];
+  /** One replica set per shard of the collection, wherever its replicas are. */
+  readonly sets = new Map<number, ReplicaSet>();
+  /** This node's open replicas, by shard id. */
+  readonly local = new Map<number, Replica>();
+
   constructor(
-    public meta: CollectionMeta,
-    readonly shards: readonly ReplicaSet[],
+    meta: CollectionMeta,
     /** Directory of this collection's incarnation. */
     readonly dir: string,
-  ) {}
+    private readonly makeSet: (collection: Collection, shardId: number) => ReplicaSet,
+  ) {
+    this.metaValue = meta;
+    this.refresh();
+  }
+
+  get meta(): CollectionMeta {
+    return this.metaValue;
+  }
+
+  /** The metadata changed (config, placement, replica states, shard keys): routing follows it. */
+  set meta(meta: CollectionMeta) {
+    const reroute = meta.shards !== this.metaValue.shards || meta.routing !== this.metaValue.routing;
+    this.metaValue = meta;
+    if (reroute) this.refresh();
+  }
 
   get name(): string {
-    return this.meta.name;
+    return this.metaValue.name;
+  }
+
+  private refresh(): void {
+    const meta = this.metaValue;
+    for (const id of meta.shards.keys()) if (!this.sets.has(id)) this.sets.set(id, this.makeSet(this, id));
+    for (const id of [...this.sets.keys()]) if (!meta.shards.has(id)) this.sets.delete(id);
+    const byKey: Array<{ key: ShardKey | null; ids: number[] }> = [];
+    for (const shard of [...meta.shards.values()].sort((a, b) => a.id - b.id)) {
+      const group = byKey.find((g) => sameShardKey(g.key, shard.key));
+      if (group === undefined) byKey.push({ key: shard.key, ids: [shard.id] });
+      else group.ids.push(shard.id);
+    }
+    this.groups = byKey.map((g) => ({ key: g.key, shardIds: g.ids, router: shardRouter(meta.routing, g.ids) }));
+  }
+
+  set(shardId: number): ReplicaSet {
+    const set = this.sets.get(shardId);
+    if (set === undefined) throw new ShoalError('unavailable', `Service unavailable: shard ${shardId} of \`${this.name}\` no longer exists`);
+    return set;
   }
 
   distanceOf(vectorName: string): Distance {
-    const params = this.meta.config.vectors.get(vectorName);
+    const params = this.metaValue.config.vectors.get(vectorName);
     if (params === undefined) throw notExistingVector(vectorName);
     return params.distance;
   }
@@ -68,7 +118,7 @@ export class Collection {
 
   checkVectors(vectors: NamedVectors): void {
     for (const [name, vector] of vectors) {
-      const params = this.meta.config.vectors.get(name);
+      const params = this.metaValue.config.vectors.get(name);
       if (params === undefined) throw notExistingVector(name);
       if (vector.length !== params.size) {
         throw badRequest(`Wrong input: Vector dimension error: expected dim: ${params.size}, got ${vector.length}`);
@@ -76,35 +126,70 @@ export class Collection {
     }
   }
 
-  /** Split an operation into one part per shard that it touches. */
-  split(op: PointOperation): Map<number, PointOperation> {
-    const count = this.shards.length;
+  /**
+   * The shard groups a request addresses. Auto sharding: all shards (a shard key is refused).
+   * Custom sharding: the named keys (each must exist; a fallback key is used when the target does
+   * not), or every key when none is named, except for writes that place points (upsert, vector
+   * updates), which must name one.
+   */
+  route(selector: ShardKeySelector | null, placesPoints: boolean): RouteGroup[] {
+    const custom = this.metaValue.config.shardingMethod === 'custom';
+    if (!custom) {
+      if (selector !== null) throw badRequest('Wrong input: Shard key specified, but the collection uses auto sharding');
+      return this.groups;
+    }
+    if (selector === null) {
+      if (placesPoints) throw badRequest('Bad request: Shard key not specified');
+      return this.groups;
+    }
+    const find = (key: ShardKey): RouteGroup | undefined => this.groups.find((g) => sameShardKey(g.key, key));
+    if (selector.kind === 'fallback') {
+      const group = find(selector.target) ?? find(selector.fallback);
+      if (group === undefined) throw shardKeyNotFound(selector.fallback);
+      return [group];
+    }
+    const out: RouteGroup[] = [];
+    for (const key of selector.keys) {
+      const group = find(key);
+      if (group === undefined) throw shardKeyNotFound(key);
+      if (!out.includes(group)) out.push(group);
+    }
+    return out;
+  }
+
+  /** The shards of `groups` that may hold `ids`, with the ids each one may hold. */
+  shardsForIds(groups: readonly RouteGroup[], ids: readonly PointId[]): Map<number, PointId[]> {
+    const out = new Map<number, PointId[]>();
+    for (const group of groups) {
+      for (const [shard, part] of groupBy(ids, (id) => group.router.shardFor(id))) out.set(shard, part);
+    }
+    return out;
+  }
+
+  /** Splits an operation into one part per shard of one group that it touches. */
+  split(op: PointOperation, group: RouteGroup): Map<number, PointOperation> {
     const parts = new Map<number, PointOperation>();
-    if (count === 1) return parts.set(0, op);
+    const router = group.router;
     switch (op.kind) {
       case 'upsert':
-        for (const [shard, points] of groupBy(op.points, (p) => shardForId(p.id, count))) parts.set(shard, { ...op, points });
+        for (const [shard, points] of groupBy(op.points, (p) => router.shardFor(p.id))) parts.set(shard, { ...op, points });
         return parts;
       case 'update_vectors':
-        for (const [shard, points] of groupBy(op.points, (p) => shardForId(p.id, count))) parts.set(shard, { ...op, points });
+        for (const [shard, points] of groupBy(op.points, (p) => router.shardFor(p.id))) parts.set(shard, { ...op, points });
         return parts;
       case 'create_field_index':
       case 'delete_field_index':
-        for (let shard = 0; shard < count; shard++) parts.set(shard, op);
+        for (const shard of group.shardIds) parts.set(shard, op);
         return parts;
       default:
-        for (const [shard, selector] of splitSelector(op.selector, count)) parts.set(shard, { ...op, selector });
+        for (const [shard, selector] of splitSelector(op.selector, group)) parts.set(shard, { ...op, selector });
         return parts;
     }
   }
+}
 
-  async update(op: PointOperation): Promise<ApplyResult> {
-    this.checkOperation(op);
-    const parts = [...this.split(op)];
-    const results = await Promise.all(parts.map(([shard, part]) => this.shards[shard]!.update(part)));
-    const missing = results.flatMap((r) => (r.ok ? [] : r.missing));
-    return missing.length === 0 ? { ok: true } : { ok: false, missing };
-  }
+function shardKeyNotFound(key: ShardKey): ShoalError {
+  return badRequest(`Wrong input: Shard key ${formatShardKey(key)} not found`);
 }
 
 function notExistingVector(name: string): Error {
@@ -122,13 +207,14 @@ function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, 
   return groups;
 }
 
-function splitSelector(selector: PointsSelector, count: number): Map<number, PointsSelector> {
+/** Filter-based selectors go to every shard of the group; id lists to the shards that hold the ids. */
+function splitSelector(selector: PointsSelector, group: RouteGroup): Map<number, PointsSelector> {
   const parts = new Map<number, PointsSelector>();
   if (selector.kind === 'filter') {
-    for (let shard = 0; shard < count; shard++) parts.set(shard, selector);
+    for (const shard of group.shardIds) parts.set(shard, selector);
     return parts;
   }
-  for (const [shard, ids] of groupBy(selector.ids, (id) => shardForId(id, count))) parts.set(shard, { kind: 'ids', ids });
+  for (const [shard, ids] of groupBy(selector.ids, (id) => group.router.shardFor(id))) parts.set(shard, { kind: 'ids', ids });
   return parts;
 }
 
@@ -140,7 +226,7 @@ export function scoreOrder(distance: Distance): (a: ScoredPoint, b: ScoredPoint)
     : (a, b) => b.score - a.score || comparePointIds(a.id, b.id);
 }
 
-/** Merge per-shard top-k lists into the global page [offset, offset + limit). */
+/** Merge per-shard top-k lists into the global page [offset, offset + limit), each point once. */
 export function mergeTopK(
   lists: readonly (readonly ScoredPoint[])[],
   distance: Distance,

@@ -8,11 +8,16 @@ import {
   RaftLogStore,
   clusterStatusBody,
   type ClusterStatusBody,
+  type PointsCallResult,
+  type PointsHandler,
+  type PointsMethod,
   type ProposalResult,
+  type ShardRequest,
 } from '@shoal/consensus';
 import { decodeOperation, encodeOperation, type MetaOperation } from '@shoal/meta';
 import { peerId, type PeerId } from '@shoal/raft';
 import type { MetaListener } from './metadata-store.js';
+import type { ClusterLink } from './node.js';
 import { RaftMetaSource } from './raft-meta-source.js';
 
 export type ClusterLog = (level: 'info' | 'warn' | 'error', message: string, detail: Record<string, unknown>) => void;
@@ -48,6 +53,8 @@ export interface ConsensusTiming {
   readonly housekeepingTicks: number;
   /** One request to another node (join, forwarded proposal, commit query), at most. */
   readonly requestTimeoutMs: number;
+  /** How long a peer may take to answer whether it is reachable, when placing new shards. */
+  readonly probeTimeoutMs: number;
 }
 
 export const DEFAULT_CONSENSUS_TIMING: ConsensusTiming = {
@@ -56,6 +63,7 @@ export const DEFAULT_CONSENSUS_TIMING: ConsensusTiming = {
   retryPauseMs: 50,
   housekeepingTicks: 5,
   requestTimeoutMs: 10_000,
+  probeTimeoutMs: 1_000,
 };
 
 const monotonic: Clock = { nowMs: () => performance.now() };
@@ -125,6 +133,83 @@ export class ClusterConsensus {
       listener,
     );
     return this.source;
+  }
+
+  /** The data plane's view of the cluster, for LocalNode.attachCluster. */
+  link(): ClusterLink {
+    return {
+      callPoints: (peer, method, request, options) => this.callPoints(peer, method, request, options),
+      catchUp: (deadlineMs) => this.catchUp(deadlineMs),
+      reachablePeers: (deadlineMs) => this.reachablePeers(deadlineMs),
+      peerApplied: (peer, index, deadlineMs) => this.peerApplied(peer, index, deadlineMs),
+    };
+  }
+
+  /** Sets the handler of Points calls from other peers (LocalNode.answerPoints). */
+  servePoints(handler: PointsHandler): void {
+    this.transport.onPoints(handler);
+  }
+
+  private callPoints(peer: number, method: PointsMethod, request: ShardRequest, options: { timeoutMs: number; signal?: AbortSignal }): Promise<PointsCallResult> {
+    const uri = this.driver.status().peers.get(peer as PeerId);
+    if (uri === undefined) return Promise.resolve({ outcome: 'failed', timeout: false, message: `peer ${peer} is not in the address book` });
+    return this.transport.callPoints(uri, method, request, options);
+  }
+
+  /**
+   * ReadIndex: learns the leader's commit index (confirmed by a heartbeat round) and waits until
+   * this node has acted on everything up to it.
+   */
+  private async catchUp(deadlineMs: number): Promise<void> {
+    for (;;) {
+      const r = await this.driver.linearizableRead(deadlineMs);
+      if (r.outcome === 'ok') return this.requireSource().waitActed(r.index, deadlineMs);
+      const retry = r.outcome === 'not_leader' || r.outcome === 'dropped';
+      if (!retry || monotonic.nowMs() + this.timing.retryPauseMs >= deadlineMs) {
+        const why = r.outcome === 'not_leader' ? 'no leader is known' : r.outcome === 'timeout' ? 'the leader did not confirm in time' : r.reason;
+        throw new ShoalError('unavailable', `Service unavailable: cannot catch up with the cluster's metadata: ${why}`);
+      }
+      await sleep(this.timing.retryPauseMs);
+    }
+  }
+
+  private requireSource(): RaftMetaSource {
+    if (this.source === undefined) throw new ShoalError('unavailable', 'Service is starting');
+    return this.source;
+  }
+
+  /** Members that answer an `applied` request now (this node always). */
+  private async reachablePeers(deadlineMs: number): Promise<number[]> {
+    const peers = [...this.driver.status().peers.keys()];
+    const timeout = Math.max(1, Math.min(this.timing.probeTimeoutMs, deadlineMs - monotonic.nowMs()));
+    const answers = await Promise.all(peers.map(async (peer) => {
+      if (peer === this.driver.id) return peer;
+      return (await this.appliedOn(peer, timeout)) === undefined ? undefined : peer;
+    }));
+    return answers.filter((p): p is PeerId => p !== undefined);
+  }
+
+  /** The index `peer` has acted on, or undefined when it does not answer within `timeoutMs`. */
+  private async appliedOn(peer: number, timeoutMs: number): Promise<number | undefined> {
+    const uri = this.driver.status().peers.get(peer as PeerId);
+    if (uri === undefined) return undefined;
+    try {
+      const reply = parse(await this.transport.control(uri, 'applied', json({}), timeoutMs));
+      return typeof reply['applied'] === 'number' ? reply['applied'] : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async peerApplied(peer: number, index: number, deadlineMs: number): Promise<boolean> {
+    for (;;) {
+      if (!this.driver.status().peers.has(peer as PeerId)) return true; // it left the cluster
+      const left = deadlineMs - monotonic.nowMs();
+      if (left <= 0) return false;
+      const applied = await this.appliedOn(peer, Math.max(1, Math.min(this.timing.requestTimeoutMs, left)));
+      if (applied !== undefined && applied >= index) return true;
+      await sleep(this.timing.retryPauseMs);
+    }
   }
 
   /** GET /cluster's body (Qdrant's ClusterStatus). */
@@ -229,6 +314,8 @@ export class ClusterConsensus {
         const s = this.driver.status();
         return { commit: s.commit, leader: s.leader ?? null, term: s.term };
       }
+      case 'applied':
+        return { applied: this.source?.actedIndex ?? 0 };
       case 'join':
       case 'remove':
         return this.onLeader(kind, body, deadlineMs);
@@ -289,6 +376,8 @@ export class ClusterConsensus {
     return parse(await this.transport.control(uri, 'propose', json(body), timeout)) as unknown as ProposalResult;
   }
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function refused(kind: 'bad_request' | 'not_found' | 'unavailable', reason: string): MembershipReply {
   return { outcome: 'refused', kind, reason };

@@ -14,16 +14,35 @@ import type {
   WithPayload,
   WithVector,
 } from '@shoal/common';
-import type { AliasAction, CollectionConfig, CollectionPatch } from '@shoal/meta';
+import type { AliasAction, CollectionConfig, CollectionPatch, ReplicaState, ShardKey, TransferMethod } from '@shoal/meta';
+import type { ReadConsistency, WriteOrdering } from './replica-set.js';
+
+export type { ReadConsistency, WriteOrdering } from './replica-set.js';
+
+/**
+ * The shard keys a request names (`shard_key`): one or several keys, or a target key with a
+ * fallback used when the target does not exist. Absent: all shards.
+ */
+export type ShardKeySelector =
+  | { readonly kind: 'keys'; readonly keys: readonly ShardKey[] }
+  | { readonly kind: 'fallback'; readonly target: ShardKey; readonly fallback: ShardKey };
 
 export interface RequestOptions {
   /** Aborts waiting (not work already made durable). */
   readonly signal?: AbortSignal;
   /** Absolute deadline, ms on the monotonic clock (performance.now()). */
   readonly deadlineMs?: number;
+  /** Reads: how many replicas of each shard answer (`consistency`); default one. */
+  readonly consistency?: ReadConsistency;
+  /** Reads: the shard keys to read from (custom sharding); default all. */
+  readonly shardKey?: ShardKeySelector | null;
 }
 
-export type WriteOrdering = 'weak' | 'medium' | 'strong';
+/** One point operation of a write request and the shard keys it names. */
+export interface PointWrite {
+  readonly op: PointOperation;
+  readonly shardKey: ShardKeySelector | null;
+}
 
 export interface WriteOptions extends RequestOptions {
   /** true: answer after the write is applied; false: after it is durable in the WAL. */
@@ -85,29 +104,69 @@ export interface ScrollResult {
 
 export interface LocalShardInfo {
   readonly shardId: number;
+  readonly shardKey: ShardKey | null;
   readonly pointsCount: number;
-  readonly state: 'Active' | 'Dead' | 'Partial' | 'Initializing' | 'Listener' | 'Recovery';
+  readonly state: ReplicaState;
 }
 
-/** How a collection's shards are placed, as this node sees it. */
+export interface RemoteShardInfo {
+  readonly shardId: number;
+  readonly shardKey: ShardKey | null;
+  readonly peerId: number;
+  readonly state: ReplicaState;
+}
+
+export interface ShardTransferInfo {
+  readonly shardId: number;
+  readonly from: number;
+  readonly to: number;
+  readonly sync: boolean;
+  readonly method: TransferMethod;
+}
+
+/** How a collection's shards are placed, as this node sees it (GET /collections/{c}/cluster). */
 export interface CollectionClusterInfo {
   readonly peerId: number;
   readonly shardCount: number;
   readonly localShards: readonly LocalShardInfo[];
+  readonly remoteShards: readonly RemoteShardInfo[];
+  readonly transfers: readonly ShardTransferInfo[];
+}
+
+/** PUT /collections/{c}/shards. */
+export interface CreateShardKeyRequest {
+  readonly key: ShardKey;
+  /** Shards for this key; default: the collection's shard_number. */
+  readonly shardsNumber: number | null;
+  /** Replicas of each; default: the collection's replication_factor. */
+  readonly replicationFactor: number | null;
+  /** Peers to place the shards on; default: all peers. */
+  readonly placement: readonly number[] | null;
+  /** State the new replicas start in; default: Active once created on their peers. */
+  readonly initialState: ReplicaState | null;
 }
 
 export interface CollectionsService {
   listCollections(): string[];
-  collectionExists(name: string): boolean;
+  /** Catches up with the cluster's metadata before answering false. */
+  collectionExists(name: string, options?: RequestOptions): Promise<boolean>;
   /** 409-style conflict (Qdrant answers 400 "already exists") is the service's to decide. */
   createCollection(name: string, config: CollectionConfig, options: RequestOptions): Promise<void>;
   updateCollection(name: string, patch: CollectionPatch, options: RequestOptions): Promise<void>;
   /** false when it did not exist */
   deleteCollection(name: string, options: RequestOptions): Promise<boolean>;
-  collectionInfo(name: string): CollectionInfo;
-  collectionClusterInfo(name: string): CollectionClusterInfo;
-  /** The config alone (cheap): what request parsing needs to know about vector spaces. */
-  collectionConfig(name: string): CollectionConfig;
+  collectionInfo(name: string, options?: RequestOptions): Promise<CollectionInfo>;
+  collectionClusterInfo(name: string, options?: RequestOptions): Promise<CollectionClusterInfo>;
+  /**
+   * The config alone (cheap): what request parsing needs to know about vector spaces. A name this
+   * node does not know makes it catch up with the cluster's metadata (ReadIndex) before the 404.
+   */
+  collectionConfig(name: string, options?: RequestOptions): Promise<CollectionConfig>;
+
+  createShardKey(collection: string, request: CreateShardKeyRequest, options: RequestOptions): Promise<void>;
+  /** false when the key did not exist */
+  deleteShardKey(collection: string, key: ShardKey, options: RequestOptions): Promise<void>;
+  listShardKeys(collection: string, options: RequestOptions): Promise<ShardKey[] | null>;
 
   updateAliases(actions: readonly AliasAction[], options: RequestOptions): Promise<void>;
   /** All aliases, or those of one collection. */
@@ -117,7 +176,7 @@ export interface CollectionsService {
   deleteFieldIndex(collection: string, field: string, options: WriteOptions): Promise<UpdateResult>;
 
   /** Point writes. Several operations in one call are applied in order (for /points/batch). */
-  updatePoints(collection: string, ops: readonly PointOperation[], options: WriteOptions): Promise<UpdateResult>;
+  updatePoints(collection: string, writes: readonly PointWrite[], options: WriteOptions): Promise<UpdateResult>;
 
   retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]>;
   search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPoint[]>;

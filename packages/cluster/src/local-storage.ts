@@ -1,15 +1,18 @@
-// How a node opens its storage: the metadata log on a WAL, and each local shard on its own WAL
-// and segment images. The server and the tests open storage the same way.
+// How a node opens its storage: the metadata log on a WAL, and each local shard on its own WAL,
+// image and sealed segments. The server and the tests open storage the same way.
 import type { FileSystem } from '@shoal/common';
-import type { CollectionMeta } from '@shoal/meta';
-import { createSegment, loadSegment } from '@shoal/segment';
-import { LocalShard, type ShardLogEvent } from '@shoal/shard';
+import type { CollectionConfig, CollectionMeta, HnswConfig, QuantizationConfig } from '@shoal/meta';
+import type { DenseQuantization } from '@shoal/segment';
+import { LocalShard, cpuCount, resolveMaxSegmentSizeKb, type OptimizerConfig, type ShardLogEvent, type VectorIndexConfig } from '@shoal/shard';
 import { Wal } from '@shoal/wal';
 import { MetadataStore, type MetaLog, type MetaSourceOpener } from './metadata-store.js';
 import type { Replica } from './replica-set.js';
 
 /** Metadata log records kept below the last snapshot, for inspection after incidents. */
 const META_LOG_TAIL_RECORDS = 64;
+
+/** Qdrant's indexing_threshold when the config leaves it null, KB. */
+const INDEXING_THRESHOLD_KB_DEFAULT = 10_000;
 
 export async function openWalMetaLog(fs: FileSystem, dir: string): Promise<MetaLog> {
   const wal = await Wal.open(fs, dir, {});
@@ -30,7 +33,7 @@ export function localMetaSource(fs: FileSystem, storagePath: string): MetaSource
 
 export type ShardLog = (meta: CollectionMeta, shardId: number, event: ShardLogEvent) => void;
 
-/** Opens local shards with the in-memory segment, sized by the collection's wal and optimizer config. */
+/** Opens local shards, sized by the collection's wal config and indexed by its hnsw / optimizers / quantization config. */
 export function localShardOpener(fs: FileSystem, log: ShardLog) {
   return async (dir: string, meta: CollectionMeta, shardId: number): Promise<Replica> =>
     LocalShard.open({
@@ -43,7 +46,53 @@ export function localShardOpener(fs: FileSystem, log: ShardLog) {
         retainClosedFiles: meta.config.wal.wal_retain_closed ?? 1,
       },
       flushPolicy: { intervalMs: meta.config.optimizers.flush_interval_sec * 1000 },
-      segmentFactory: { createSegment, loadSegment },
+      optimizer: shardOptimizerConfig(meta.config),
       log: (event) => log(meta, shardId, event),
     });
+}
+
+/** A collection PATCH reached the node: a local shard takes the new indexing settings at once. */
+export function reconfigureLocalShard(replica: unknown, config: CollectionConfig): void {
+  if (replica instanceof LocalShard) replica.reconfigure(shardOptimizerConfig(config));
+}
+
+/** Qdrant's collection config as the shard's optimizer and planner use it (nulls resolved). */
+export function shardOptimizerConfig(config: CollectionConfig): OptimizerConfig {
+  const o = config.optimizers;
+  const vectors = new Map<string, VectorIndexConfig>();
+  for (const name of config.vectors.keys()) {
+    const override = config.vectorOverrides.get(name);
+    const hnsw: HnswConfig = { ...config.hnsw, ...definedOnly(override?.hnsw_config ?? {}) };
+    vectors.set(name, {
+      m: hnsw.m,
+      efConstruct: hnsw.ef_construct,
+      fullScanThresholdKb: hnsw.full_scan_threshold,
+      quantization: denseQuantization(override?.quantization_config ?? config.quantization),
+    });
+  }
+  return {
+    indexingThresholdKb: o.indexing_threshold ?? INDEXING_THRESHOLD_KB_DEFAULT,
+    maxSegmentSizeKb: resolveMaxSegmentSizeKb(o.max_segment_size),
+    deletedThreshold: o.deleted_threshold,
+    vacuumMinVectorNumber: o.vacuum_min_vector_number,
+    // Qdrant: 0 means "pick by the number of CPUs".
+    defaultSegmentNumber: o.default_segment_number === 0 ? cpuCount() : o.default_segment_number,
+    // Qdrant: null means "chosen dynamically"; while serving requests that is one thread here.
+    maxOptimizationThreads: o.max_optimization_threads ?? 1,
+    vectors,
+  };
+}
+
+function definedOnly<T extends object>(partial: Partial<T>): Partial<T> {
+  return Object.fromEntries(Object.entries(partial).filter(([, value]) => value !== undefined && value !== null)) as Partial<T>;
+}
+
+/**
+ * Qdrant's quantization_config as the dense index takes it. Scalar int8 is built; binary and
+ * product quantization are not built yet, so such a vector is searched on its float32 rows.
+ */
+export function denseQuantization(config: QuantizationConfig | null): DenseQuantization | null {
+  const scalar = config?.['scalar'] as { quantile?: number | null; always_ram?: boolean | null } | undefined;
+  if (scalar === undefined || scalar === null) return null;
+  return { kind: 'int8', quantile: scalar.quantile ?? 1, alwaysRam: scalar.always_ram ?? false };
 }

@@ -42,7 +42,7 @@ describe('LocalNode', () => {
     await node.createCollection('three', config(3), {});
     const data = points(200, 1);
     for (const name of ['one', 'three']) {
-      await node.updatePoints(name, [{ kind: 'upsert', points: data }], WRITE);
+      await node.updatePoints(name, [{ op: { kind: 'upsert', points: data }, shardKey: null }], WRITE);
       await node.createFieldIndex(name, 'group', { type: 'integer', lookup: true, range: true, isPrincipal: null, isTenant: null, onDisk: null }, WRITE);
     }
     const request = {
@@ -76,16 +76,16 @@ describe('LocalNode', () => {
     const fs = new MemoryFileSystem();
     let node = await openNode(fs);
     await node.createCollection('c', config(2), {});
-    await node.updatePoints('c', [{ kind: 'upsert', points: points(20, 2) }], WRITE);
+    await node.updatePoints('c', [{ op: { kind: 'upsert', points: points(20, 2) }, shardKey: null }], WRITE);
     await node.updateAliases([{ kind: 'create', alias: 'a', collection: 'c' }], {});
     await node.createFieldIndex('c', 'name', { type: 'keyword', lookup: null, range: null, isPrincipal: null, isTenant: null, onDisk: null }, WRITE);
     await node.close();
 
     node = await openNode(fs);
     expect(node.peerId).toBe(4503599627370497);
-    expect(node.collectionClusterInfo('a').localShards.map((s) => s.pointsCount).reduce((a, b) => a + b)).toBe(20);
+    expect((await node.collectionClusterInfo('a')).localShards.map((s) => s.pointsCount).reduce((a, b) => a + b)).toBe(20);
     expect(await node.count('a', null, true, {})).toBe(20);
-    expect(node.collectionInfo('a').payloadSchema.get('name')?.points).toBe(20);
+    expect((await node.collectionInfo('a')).payloadSchema.get('name')?.points).toBe(20);
     expect(await node.deleteCollection('c', {})).toBe(true);
     expect(node.listAliases(null)).toEqual([]);
     await node.createCollection('c', config(2), {});
@@ -110,11 +110,11 @@ describe('LocalNode', () => {
       }
     };
     const bad: PointStruct = { id: 1, vectors: new Map([['', Float32Array.from([1, 2])]]), payload: null };
-    expect(await kind(() => node.updatePoints('c', [{ kind: 'upsert', points: [bad] }], WRITE))).toBe('bad_request');
+    expect(await kind(() => node.updatePoints('c', [{ op: { kind: 'upsert', points: [bad] }, shardKey: null }], WRITE))).toBe('bad_request');
     expect(await kind(() => node.createCollection('c', config(1), {}))).toBe('conflict');
     expect(await kind(() => node.count('nope', null, true, {}))).toBe('not_found');
-    expect(await kind(() => node.updatePoints('c', [{ kind: 'set_payload', selector: { kind: 'ids', ids: [5] }, payload: {}, key: null }], WRITE))).toBe('not_found');
-    expect(await kind(() => node.updatePoints('c', [{ kind: 'set_payload', selector: { kind: 'ids', ids: [] }, payload: {}, key: 'a[' }], WRITE))).toBe('bad_request');
+    expect(await kind(() => node.updatePoints('c', [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [5] }, payload: {}, key: null }, shardKey: null }], WRITE))).toBe('not_found');
+    expect(await kind(() => node.updatePoints('c', [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [] }, payload: {}, key: 'a[' }, shardKey: null }], WRITE))).toBe('bad_request');
     expect(await node.count('c', null, true, {})).toBe(0);
     await node.close();
   });
@@ -128,7 +128,7 @@ describe('LocalNode', () => {
           await node.createCollection(name, config(1 + (c % 2)), {});
           acknowledged.set(name, 0);
           for (let batch = 0; batch < 3; batch++) {
-            await node.updatePoints(name, [{ kind: 'upsert', points: points(10 * (batch + 1), seed) }], WRITE);
+            await node.updatePoints(name, [{ op: { kind: 'upsert', points: points(10 * (batch + 1), seed) }, shardKey: null }], WRITE);
             acknowledged.set(name, 10 * (batch + 1));
           }
         }),
@@ -157,7 +157,7 @@ describe('LocalNode', () => {
       }
       const recovered = await openNode(crashed ?? fs.crash(rng));
       for (const [name, count] of acknowledged) {
-        expect(recovered.collectionExists(name)).toBe(true);
+        expect(await recovered.collectionExists(name)).toBe(true);
         expect(await recovered.count(name, null, true, {})).toBeGreaterThanOrEqual(count);
         acknowledgedTotal += count;
       }

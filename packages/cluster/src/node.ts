@@ -1,6 +1,6 @@
 // The node's collections, as the REST layer sees them (CollectionsService). Metadata changes go
-// through the MetadataStore (a local log now, Raft later); point traffic goes through each
-// collection's replica sets.
+// through the MetaSource (a local log on a standalone node, Raft in a cluster); point traffic is
+// split by shard and goes through each shard's replica set, to replicas here and on other peers.
 import {
   badRequest,
   comparePointIds,
@@ -22,13 +22,33 @@ import {
   type WithPayload,
   type WithVector,
 } from '@shoal/common';
-import { formatShardKey, resolveCollection, type AliasAction, type ApplyOutcome, type CollectionConfig, type CollectionMeta, type CollectionPatch, type MetaOperation, type MetaRefusal, type MetaState } from '@shoal/meta';
-import { Collection, mergeTopK, orderRecords } from './collection.js';
+import type { PointsMethod, ShardReply, ShardRequest } from '@shoal/consensus';
+import {
+  balancedPlacement,
+  formatShardKey,
+  RING_VNODES_DEFAULT,
+  replicaCounts,
+  resolveCollection,
+  shardKeysOf,
+  type AliasAction,
+  type ApplyOutcome,
+  type CollectionConfig,
+  type CollectionMeta,
+  type CollectionPatch,
+  type MetaOperation,
+  type MetaRefusal,
+  type MetaState,
+  type ShardKey,
+} from '@shoal/meta';
+import type { ApplyResult } from '@shoal/segment';
+import { Collection, mergeTopK, orderRecords, type RouteGroup } from './collection.js';
 import type {
   CollectionClusterInfo,
   CollectionInfo,
   CollectionsService,
+  CreateShardKeyRequest,
   PayloadFieldInfo,
+  PointWrite,
   RequestOptions,
   ScrollRequest,
   ScrollResult,
@@ -36,9 +56,14 @@ import type {
   UpdateResult,
   WriteOptions,
 } from './contract.js';
+import { DeadMarker } from './dead-marker.js';
+import { DATA_PLANE_TIMING, type DataPlaneTiming } from './limits.js';
 import type { MetaSource, MetaSourceOpener } from './metadata-store.js';
-import { ReplicaSet, type Replica } from './replica-set.js';
-import { mergeFacets, mergeOrdered, mergeScroll } from './merge.js';
+import { mergeFacets, mergeOrdered, mergeScroll, resolveById, resolveCount, resolveFacets, resolveScrollPages } from './merge.js';
+import { RemoteReplica, type PointsCaller, type ShardAddress } from './remote-replica.js';
+import { servePoints, type ReplicaHost } from './replica-service.js';
+import { DEFAULT_READ_CONSISTENCY, ReplicaSet, type Replica, type ReplicaSetHost } from './replica-set.js';
+import { LocalShardReplica, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
 export interface LocalNodeOptions {
   readonly fs: FileSystem;
@@ -52,6 +77,19 @@ export interface LocalNodeOptions {
   /** A fresh random peer id (an integer below 2^53), used once when the storage is new. */
   readonly newPeerId: () => number;
   readonly onWarning?: (message: string, detail: Record<string, unknown>) => void;
+  readonly timing?: Partial<DataPlaneTiming>;
+}
+
+/** What a node in a cluster needs from its consensus and transport (ClusterConsensus provides it). */
+export interface ClusterLink {
+  /** Sends a Points call to a peer by id. */
+  readonly callPoints: PointsCaller;
+  /** Catches up with the leader's commit (ReadIndex) and waits until this node acted on it. */
+  catchUp(deadlineMs: number): Promise<void>;
+  /** Members that answer now, this node included: where new shards can go. */
+  reachablePeers(deadlineMs: number): Promise<number[]>;
+  /** Waits until `peer` has acted on the metadata up to `index`; false at the deadline. */
+  peerApplied(peer: number, index: number, deadlineMs: number): Promise<boolean>;
 }
 
 /**
@@ -62,22 +100,54 @@ function collectionDirName(meta: CollectionMeta): string {
   return `${encodeURIComponent(meta.name).replace(/^\./, '%2E')}@${meta.createdIndex}`;
 }
 
-export class LocalNode implements CollectionsService {
+interface StateWaiter {
+  readonly test: (state: MetaState) => boolean;
+  readonly resolve: (ok: boolean) => void;
+}
+
+export class LocalNode implements CollectionsService, ReplicaHost {
   private readonly collections = new Map<string, Collection>();
   private metadata: MetaSource | null = null;
   private peerIdValue: number | null = null;
   private operationCounter = 0;
+  private cluster: ClusterLink | null = null;
+  private readonly timing: DataPlaneTiming;
+  private readonly deadMarker: DeadMarker;
+  /** Replicas of this node whose activation is being proposed ("collection@incarnation/shard"). */
+  private readonly activating = new Set<string>();
+  private stateWaiters: StateWaiter[] = [];
+  private closed = false;
   readonly limits: Limits;
 
   constructor(private readonly options: LocalNodeOptions) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
+    this.timing = { ...DATA_PLANE_TIMING, ...options.timing };
+    this.deadMarker = new DeadMarker({
+      propose: (op) => this.proposeOutcome(op),
+      state: () => this.metaState,
+      retryPauseMs: this.timing.deadMarkRetryMsMin,
+      retryPauseMsMax: this.timing.deadMarkRetryMsMax,
+      onError: (error, collection) => this.warn('marking replicas Dead failed; retrying', { collection, err: String(error) }),
+    });
+  }
+
+  get leadTimeoutMs(): number {
+    return this.timing.leadTimeoutMs;
   }
 
   private get collectionsDir(): string {
     return `${this.options.storagePath}/collections`;
   }
 
-  /** Replay the metadata, open every collection's shards, remove directories nothing owns. */
+  /**
+   * Joins this node to a cluster's data plane: shards placed on other peers are reached through
+   * `link`. Called once, before open() returns (from the metadata source opener).
+   */
+  attachCluster(link: ClusterLink): void {
+    this.cluster = link;
+  }
+
+  /** Replay the metadata, open every collection's local shards, remove directories nothing owns. */
   async open(): Promise<void> {
     const { fs } = this.options;
     await fs.mkdirp(this.collectionsDir);
@@ -113,9 +183,12 @@ export class LocalNode implements CollectionsService {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.deadMarker.close();
+    for (const w of this.stateWaiters.splice(0)) w.resolve(false);
     await this.metadata?.close();
     for (const collection of this.collections.values()) {
-      for (const shard of collection.shards) await shard.close();
+      for (const replica of collection.local.values()) await replica.close();
     }
     this.collections.clear();
   }
@@ -125,68 +198,91 @@ export class LocalNode implements CollectionsService {
     return this.metadata.state;
   }
 
+  private warn(message: string, detail: Record<string, unknown>): void {
+    this.options.onWarning?.(message, detail);
+  }
+
+  /** Whether a replica on `peer` is this node's. A standalone node holds every replica. */
+  private isLocal(peer: number): boolean {
+    return this.cluster === null || peer === this.peerId;
+  }
+
+  // ----- acting on the metadata ----------------------------------------------------------------
+
   private async openCollection(meta: CollectionMeta): Promise<void> {
     const dir = `${this.collectionsDir}/${collectionDirName(meta)}`;
-    const shards: ReplicaSet[] = [];
-    for (let shardId = 0; shardId < meta.config.shardNumber; shardId++) {
-      const replica = await this.options.openShard(`${dir}/${shardId}`, meta, shardId);
-      shards.push(new ReplicaSet(shardId, replica));
-    }
-    const collection = new Collection(meta, shards, dir);
+    const collection = new Collection(meta, dir, (c, shardId) => new ReplicaSet(shardId, this.replicaSetHost(c, shardId)));
     this.collections.set(meta.name, collection);
+    await this.syncLocalReplicas(collection);
+  }
+
+  /** Opens the replicas placed on this node that are not open, drops those no longer placed here. */
+  private async syncLocalReplicas(collection: Collection): Promise<void> {
+    const meta = collection.meta;
+    for (const shard of [...meta.shards.values()].sort((a, b) => a.id - b.id)) {
+      if (collection.local.has(shard.id) || !shard.replicas.some((r) => this.isLocal(r.peer))) continue;
+      collection.local.set(shard.id, await this.options.openShard(`${collection.dir}/${shard.id}`, meta, shard.id));
+    }
+    for (const [id, replica] of [...collection.local]) {
+      const shard = meta.shards.get(id);
+      if (shard !== undefined && shard.replicas.some((r) => this.isLocal(r.peer))) continue;
+      collection.local.delete(id);
+      await replica.drop();
+    }
     await this.reconcileIndexes(collection);
+    this.activateLocal(collection);
   }
 
   /**
    * A crash can fall between a committed index definition and its application to the shards;
-   * bring the shards in line with the metadata.
+   * bring the local replicas in line with the metadata.
    */
   private async reconcileIndexes(collection: Collection): Promise<void> {
     const wanted = collection.meta.payloadIndexes;
-    for (const shard of collection.shards) {
-      const present = shard.reader().payloadIndexes();
+    for (const replica of collection.local.values()) {
+      const present = replica.payloadIndexes();
       for (const [field, params] of wanted) {
         const have = present.get(field);
-        if (have === undefined || have.params.type !== params.type) await shard.update({ kind: 'create_field_index', field, params });
+        if (have === undefined || have.params.type !== params.type) await replica.update({ kind: 'create_field_index', field, params });
       }
       for (const field of present.keys()) {
-        if (!wanted.has(field)) await shard.update({ kind: 'delete_field_index', field });
+        if (!wanted.has(field)) await replica.update({ kind: 'delete_field_index', field });
       }
     }
   }
 
   private async onApplied(state: MetaState, op: MetaOperation, outcome: ApplyOutcome): Promise<void> {
-    if (!outcome.ok) return;
+    if (!outcome.ok) return this.notifyState(state);
     switch (op.kind) {
       case 'create_collection':
-        return this.openCollection(state.collections.get(op.name)!);
+        await this.openCollection(state.collections.get(op.name)!);
+        break;
       case 'delete_collection':
-        return this.dropCollection(op.name);
+        await this.dropCollection(op.name);
+        break;
       case 'update_collection':
       case 'create_field_index':
-      case 'delete_field_index': {
-        const name = op.kind === 'update_collection' ? op.name : op.collection;
-        const collection = this.collections.get(name);
-        if (collection === undefined) return;
-        collection.meta = state.collections.get(name)!;
-        if (op.kind !== 'update_collection') await this.reconcileIndexes(collection);
-        return;
-      }
-      case 'change_aliases':
-        return;
+      case 'delete_field_index':
       case 'set_replica_states':
       case 'create_shard_key':
       case 'delete_shard_key':
       case 'start_transfer':
       case 'finish_transfer':
       case 'abort_transfer': {
-        const collection = this.collections.get(op.collection);
-        if (collection !== undefined) collection.meta = state.collections.get(op.collection)!;
-        return;
+        const name = op.kind === 'update_collection' ? op.name : op.collection;
+        const collection = this.collections.get(name);
+        const meta = state.collections.get(name);
+        if (collection === undefined || meta === undefined) break;
+        collection.meta = meta;
+        await this.syncLocalReplicas(collection);
+        break;
       }
+      case 'change_aliases':
+        break;
       default:
         unreachable(op);
     }
+    this.notifyState(state);
   }
 
   /**
@@ -197,21 +293,172 @@ export class LocalNode implements CollectionsService {
     const collection = this.collections.get(name);
     if (collection === undefined) return;
     this.collections.delete(name);
-    for (const shard of collection.shards) await shard.close();
+    for (const replica of collection.local.values()) await replica.close();
     await this.options.fs.removeDir(collection.dir);
   }
 
+  /**
+   * Replicas of this node that are Initializing become Active once their shard is open here: the
+   * node proposes it itself (in the background: a proposal waits for this node's own listener).
+   */
+  private activateLocal(collection: Collection): void {
+    if (this.cluster === null) return;
+    const meta = collection.meta;
+    for (const shard of meta.shards.values()) {
+      const own = shard.replicas.find((r) => r.peer === this.peerId);
+      if (own === undefined || own.state !== 'Initializing' || !collection.local.has(shard.id)) continue;
+      const key = `${meta.name}@${meta.createdIndex}/${shard.id}`;
+      if (this.activating.has(key)) continue;
+      this.activating.add(key);
+      void this.activate(meta.name, meta.createdIndex, shard.id).finally(() => this.activating.delete(key));
+    }
+  }
+
+  private async activate(name: string, incarnation: number, shardId: number): Promise<void> {
+    let pause = this.timing.deadMarkRetryMsMin;
+    while (!this.closed) {
+      const meta = this.metaState.collections.get(name);
+      const own = meta?.createdIndex === incarnation ? meta.shards.get(shardId)?.replicas.find((r) => r.peer === this.peerId) : undefined;
+      if (own === undefined || own.state !== 'Initializing') return;
+      try {
+        await this.proposeOutcome({
+          kind: 'set_replica_states', collection: name, incarnation,
+          changes: [{ shard: shardId, peer: this.peerId, expect: { state: own.state, generation: own.generation }, state: 'Active' }],
+        });
+      } catch (error) {
+        this.warn('activating a replica failed; retrying', { collection: name, shard: shardId, err: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, pause).unref());
+        pause = Math.min(pause * 2, this.timing.deadMarkRetryMsMax);
+      }
+    }
+  }
+
+  private notifyState(state: MetaState): void {
+    if (this.stateWaiters.length === 0) return;
+    const done = this.stateWaiters.filter((w) => w.test(state));
+    if (done.length === 0) return;
+    this.stateWaiters = this.stateWaiters.filter((w) => !done.includes(w));
+    for (const w of done) w.resolve(true);
+  }
+
+  /** Resolves true once the applied state passes `test`, false at the deadline. */
+  private waitForState(test: (state: MetaState) => boolean, deadlineMs: number): Promise<boolean> {
+    if (test(this.metaState)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter: StateWaiter = { test, resolve };
+      this.stateWaiters.push(waiter);
+      setTimeout(() => {
+        if (!this.stateWaiters.includes(waiter)) return;
+        this.stateWaiters = this.stateWaiters.filter((w) => w !== waiter);
+        resolve(test(this.metaState));
+      }, Math.max(0, deadlineMs - performance.now())).unref();
+    });
+  }
+
   private async propose(op: MetaOperation): Promise<void> {
-    if (this.metadata === null) throw new ShoalError('unavailable', 'Service is starting');
-    const outcome = await this.metadata.propose(op);
+    const outcome = await this.proposeOutcome(op);
     if (!outcome.ok) throw refusalError(outcome.refusal);
   }
 
-  private resolve(nameOrAlias: string): Collection {
+  private async proposeOutcome(op: MetaOperation): Promise<ApplyOutcome> {
+    if (this.metadata === null) throw new ShoalError('unavailable', 'Service is starting');
+    return this.metadata.propose(op);
+  }
+
+  // ----- replica sets --------------------------------------------------------------------------
+
+  private replicaSetHost(collection: Collection, shardId: number): ReplicaSetHost {
+    const remotes = new Map<number, RemoteReplica>();
+    const address = (): ShardAddress => ({ collection: collection.name, incarnation: collection.meta.createdIndex, shardId });
+    return {
+      isLocal: (peer) => this.isLocal(peer),
+      shard: () => collection.meta.shards.get(shardId),
+      replica: (peer): ShardReplica => {
+        if (this.isLocal(peer)) {
+          const local = collection.local.get(shardId);
+          if (local === undefined) return new MissingReplica(peer, `Service unavailable: shard ${shardId} of \`${collection.name}\` is not open on this peer`);
+          return new LocalShardReplica(peer, local);
+        }
+        const cluster = this.cluster;
+        if (cluster === null) return new MissingReplica(peer, `Service unavailable: peer ${peer} is not reachable from a standalone node`);
+        let remote = remotes.get(peer);
+        if (remote === undefined) {
+          remote = new RemoteReplica(peer, this.peerId, address(), cluster.callPoints);
+          remotes.set(peer, remote);
+        }
+        return remote;
+      },
+      markDead: (failed, deadlineMs) => this.deadMarker.mark(collection.name, collection.meta.createdIndex, shardId, failed, deadlineMs),
+      backgroundFailure: (error) => this.warn('a write acknowledged with wait=false failed on other replicas', { collection: collection.name, shard: shardId, err: String(error) }),
+    };
+  }
+
+  // ----- the Points service (calls from other peers' routers) ----------------------------------
+
+  /** Answers a Points call from another peer. */
+  answerPoints(method: PointsMethod, request: ShardRequest, signal: AbortSignal): Promise<ShardReply> {
+    return servePoints(this, method, request, signal);
+  }
+
+  /**
+   * This node's replica of the addressed shard. A collection this node does not know yet (the
+   * caller applied its creation first) makes it catch up before refusing.
+   */
+  async localReplica(address: ShardAddress): Promise<Replica> {
+    const find = (): Replica | undefined => {
+      const collection = this.collections.get(address.collection);
+      if (collection === undefined || collection.meta.createdIndex !== address.incarnation) return undefined;
+      return collection.local.get(address.shardId);
+    };
+    let replica = find();
+    const known = this.collections.get(address.collection)?.meta.createdIndex ?? 0;
+    if (replica === undefined && this.cluster !== null && address.incarnation > known) {
+      await this.cluster.catchUp(performance.now() + this.timing.catchUpTimeoutMs);
+      replica = find();
+    }
+    if (replica === undefined) {
+      throw notFound(`Shard ${address.shardId} of collection \`${address.collection}\` (incarnation ${address.incarnation}) is not on peer ${this.peerId}`);
+    }
+    return replica;
+  }
+
+  async leadWrite(address: ShardAddress, op: PointOperation, lead: LeadOrdering, ctx: CallContext): Promise<ApplyResult> {
+    const collection = this.collections.get(address.collection);
+    if (collection === undefined || collection.meta.createdIndex !== address.incarnation) {
+      throw notFound(`Collection \`${address.collection}\` (incarnation ${address.incarnation}) is not on peer ${this.peerId}`);
+    }
+    const policy = { writeConsistencyFactor: collection.meta.config.writeConsistencyFactor, ordering: lead, wait: true };
+    return collection.set(address.shardId).lead(op, lead, policy, ctx);
+  }
+
+  // ----- resolving names -----------------------------------------------------------------------
+
+  private tryResolve(nameOrAlias: string): Collection | undefined {
     const meta = resolveCollection(this.metaState, nameOrAlias);
-    const collection = meta === undefined ? undefined : this.collections.get(meta.name);
+    return meta === undefined ? undefined : this.collections.get(meta.name);
+  }
+
+  /**
+   * The collection a name or alias refers to. A name this node does not know makes it catch up
+   * with the leader's commit first (the collection may have been created through another node a
+   * moment ago): only then is it a 404.
+   */
+  private async resolve(nameOrAlias: string, options: RequestOptions = {}): Promise<Collection> {
+    let collection = this.tryResolve(nameOrAlias);
+    if (collection === undefined && this.cluster !== null) {
+      await this.cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
+      collection = this.tryResolve(nameOrAlias);
+    }
     if (collection === undefined) throw notFound(`Collection \`${nameOrAlias}\` doesn't exist!`);
     return collection;
+  }
+
+  private deadline(options: RequestOptions, budgetMs: number): number {
+    return Math.min(options.deadlineMs ?? Infinity, performance.now() + budgetMs);
+  }
+
+  private context(options: RequestOptions, budgetMs: number): CallContext {
+    return { deadlineMs: options.deadlineMs ?? performance.now() + budgetMs, ...(options.signal === undefined ? {} : { signal: options.signal }) };
   }
 
   // ----- collections ----------------------------------------------------------------------
@@ -220,57 +467,108 @@ export class LocalNode implements CollectionsService {
     return [...this.metaState.collections.keys()];
   }
 
-  collectionExists(name: string): boolean {
+  async collectionExists(name: string, options: RequestOptions = {}): Promise<boolean> {
+    if (resolveCollection(this.metaState, name) !== undefined) return true;
+    if (this.cluster === null) return false;
+    await this.cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
     return resolveCollection(this.metaState, name) !== undefined;
   }
 
-  async createCollection(name: string, config: CollectionConfig, _options: RequestOptions): Promise<void> {
+  /**
+   * Proposes the collection with its placement: on a standalone node every shard here, Active; in
+   * a cluster spread over the peers that answer now, Initializing until each peer opened its
+   * replica. Returns once every replica is Active and every peer that answered has applied it, so
+   * a client may write through any node next (bounded by `timeout`).
+   */
+  async createCollection(name: string, config: CollectionConfig, options: RequestOptions): Promise<void> {
     checkName(name, this.limits);
     if (this.metaState.collections.size >= this.limits.collectionsMax) {
       throw badRequest(`Wrong input: too many collections (at most ${this.limits.collectionsMax})`);
     }
-    await this.propose({ kind: 'create_collection', name, config });
+    const deadlineMs = this.deadline(options, this.timing.createTimeoutMs);
+    const shards = config.shardingMethod === 'custom' ? 0 : config.shardNumber;
+    const peers = this.cluster === null ? [this.peerId] : await this.cluster.reachablePeers(deadlineMs);
+    const placement = balancedPlacement(peers, replicaCounts(this.metaState), shards, config.replicationFactor);
+    const routing = { kind: 'ring', vnodes: RING_VNODES_DEFAULT, seed: 0 } as const;
+    await this.propose({ kind: 'create_collection', name, config, routing, placement, initialState: this.cluster === null ? 'Active' : 'Initializing' });
+    const meta = this.metaState.collections.get(name);
+    if (meta !== undefined) await this.waitActive(meta, peers, deadlineMs);
   }
 
-  async updateCollection(name: string, patch: CollectionPatch, _options: RequestOptions): Promise<void> {
-    const collection = this.resolve(name);
+  /** Every replica of the collection Active (or the collection gone), and every one of `peers` caught up with its creation. */
+  private async waitActive(meta: CollectionMeta, peers: readonly number[], deadlineMs: number): Promise<void> {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    const allActive = (state: MetaState): boolean => {
+      const now = state.collections.get(meta.name);
+      if (now === undefined || now.createdIndex !== meta.createdIndex) return true;
+      return [...now.shards.values()].every((s) => s.replicas.every((r) => r.state !== 'Initializing'));
+    };
+    if (!(await this.waitForState(allActive, deadlineMs))) {
+      throw new ShoalError('timeout', `Timeout: collection \`${meta.name}\` is created, but not every replica is Active yet`);
+    }
+    const index = this.metaState.appliedIndex;
+    const caughtUp = await Promise.all(peers.filter((p) => p !== this.peerId).map((p) => cluster.peerApplied(p, index, deadlineMs)));
+    if (caughtUp.includes(false)) {
+      throw new ShoalError('timeout', `Timeout: collection \`${meta.name}\` is created, but not every peer has applied it yet`);
+    }
+  }
+
+  async updateCollection(name: string, patch: CollectionPatch, options: RequestOptions): Promise<void> {
+    const collection = await this.resolve(name, options);
     if (patch.vectors !== null) {
       for (const vectorName of patch.vectors.keys()) collection.distanceOf(vectorName);
     }
     await this.propose({ kind: 'update_collection', name: collection.name, patch });
   }
 
-  async deleteCollection(name: string, _options: RequestOptions): Promise<boolean> {
-    if (!this.metaState.collections.has(name)) return false;
+  async deleteCollection(name: string, options: RequestOptions): Promise<boolean> {
+    if (!this.metaState.collections.has(name)) {
+      if (this.cluster === null) return false;
+      await this.cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
+      if (!this.metaState.collections.has(name)) return false;
+    }
     await this.propose({ kind: 'delete_collection', name });
     return true;
   }
 
-  collectionClusterInfo(name: string): CollectionClusterInfo {
-    const collection = this.resolve(name);
-    return {
-      peerId: this.peerId,
-      shardCount: collection.shards.length,
-      localShards: collection.shards.map((shard) => ({
-        shardId: shard.shardId,
-        pointsCount: shard.reader().stats().points,
-        state: shard.localState,
-      })),
-    };
+  async collectionClusterInfo(name: string, options: RequestOptions = {}): Promise<CollectionClusterInfo> {
+    const collection = await this.resolve(name, options);
+    const meta = collection.meta;
+    const shards = [...meta.shards.values()].sort((a, b) => a.id - b.id);
+    const localShards: CollectionClusterInfo['localShards'][number][] = [];
+    const remoteShards: CollectionClusterInfo['remoteShards'][number][] = [];
+    for (const shard of shards) {
+      for (const r of shard.replicas) {
+        if (this.isLocal(r.peer)) {
+          const points = collection.local.get(shard.id)?.stats().points ?? 0;
+          localShards.push({ shardId: shard.id, shardKey: shard.key, pointsCount: points, state: r.state });
+        } else {
+          remoteShards.push({ shardId: shard.id, shardKey: shard.key, peerId: r.peer, state: r.state });
+        }
+      }
+    }
+    const transfers = meta.transfers.map((t) => ({ shardId: t.shard, from: t.from, to: t.to, sync: t.sync, method: t.method }));
+    return { peerId: this.peerId, shardCount: shards.length, localShards, remoteShards, transfers };
   }
 
-  collectionConfig(name: string): CollectionConfig {
-    return this.resolve(name).meta.config;
+  async collectionConfig(name: string, options: RequestOptions = {}): Promise<CollectionConfig> {
+    return (await this.resolve(name, options)).meta.config;
   }
 
-  collectionInfo(name: string): CollectionInfo {
-    const collection = this.resolve(name);
+  async collectionInfo(name: string, options: RequestOptions = {}): Promise<CollectionInfo> {
+    const collection = await this.resolve(name, options);
+    const ctx = this.context(options, this.timing.readTimeoutMs);
+    const infos = await Promise.all([...collection.sets.values()].map((set) =>
+      // Best effort: a shard without a readable replica counts as empty here rather than failing the whole answer.
+      set.read(DEFAULT_READ_CONSISTENCY, ctx, (r) => r.info(ctx), (answers) => answers[0]!).catch(() => null),
+    ));
     let points = 0;
     const fieldPoints = new Map<string, number>();
-    for (const shard of collection.shards) {
-      const replica = shard.reader();
-      points += replica.stats().points;
-      for (const [field, info] of replica.payloadIndexes()) fieldPoints.set(field, (fieldPoints.get(field) ?? 0) + info.points);
+    for (const info of infos) {
+      if (info === null) continue;
+      points += info.points;
+      for (const [field, i] of info.payloadIndexes) fieldPoints.set(field, (fieldPoints.get(field) ?? 0) + i.points);
     }
     const payloadSchema = new Map<string, PayloadFieldInfo>();
     for (const [field, params] of collection.meta.payloadIndexes) {
@@ -282,10 +580,38 @@ export class LocalNode implements CollectionsService {
       pointsCount: points,
       // No vector index exists yet: every search is an exact scan, so nothing is indexed.
       indexedVectorsCount: 0,
-      segmentsCount: collection.shards.length,
+      segmentsCount: collection.sets.size,
       config: collection.meta.config,
       payloadSchema,
     };
+  }
+
+  // ----- shard keys ----------------------------------------------------------------------------
+
+  async createShardKey(name: string, request: CreateShardKeyRequest, options: RequestOptions): Promise<void> {
+    const collection = await this.resolve(name, options);
+    const config = collection.meta.config;
+    if (config.shardingMethod !== 'custom') throw badRequest(`Wrong input: Collection \`${collection.name}\` does not use custom sharding`);
+    const deadlineMs = this.deadline(options, this.timing.createTimeoutMs);
+    const reachable = this.cluster === null ? [this.peerId] : await this.cluster.reachablePeers(deadlineMs);
+    const peers = request.placement === null ? reachable : [...request.placement];
+    const known = new Set(this.cluster === null ? [this.peerId] : reachable);
+    for (const p of peers) if (!known.has(p)) throw badRequest(`Wrong input: peer ${p} is not a reachable member of the cluster`);
+    const placement = balancedPlacement(peers, replicaCounts(this.metaState), request.shardsNumber ?? config.shardNumber, request.replicationFactor ?? config.replicationFactor);
+    const initialState = request.initialState ?? (this.cluster === null ? 'Active' : 'Initializing');
+    await this.propose({ kind: 'create_shard_key', collection: collection.name, incarnation: collection.meta.createdIndex, key: request.key, placement, initialState });
+    const meta = this.metaState.collections.get(collection.name);
+    if (meta !== undefined) await this.waitActive(meta, reachable, deadlineMs);
+  }
+
+  async deleteShardKey(name: string, key: ShardKey, options: RequestOptions): Promise<void> {
+    const collection = await this.resolve(name, options);
+    await this.propose({ kind: 'delete_shard_key', collection: collection.name, incarnation: collection.meta.createdIndex, key });
+  }
+
+  async listShardKeys(name: string, options: RequestOptions): Promise<ShardKey[] | null> {
+    const collection = await this.resolve(name, options);
+    return collection.meta.config.shardingMethod === 'custom' ? shardKeysOf(collection.meta) : null;
   }
 
   // ----- aliases -----------------------------------------------------------------------------
@@ -310,15 +636,15 @@ export class LocalNode implements CollectionsService {
 
   // ----- payload indexes ---------------------------------------------------------------------
 
-  async createFieldIndex(collection: string, field: string, params: PayloadIndexParams, _options: WriteOptions): Promise<UpdateResult> {
-    const target = this.resolve(collection);
+  async createFieldIndex(collection: string, field: string, params: PayloadIndexParams, options: WriteOptions): Promise<UpdateResult> {
+    const target = await this.resolve(collection, options);
     target.checkOperation({ kind: 'create_field_index', field, params });
     await this.propose({ kind: 'create_field_index', collection: target.name, field, params });
     return { operationId: this.nextOperationId(), status: 'completed' };
   }
 
-  async deleteFieldIndex(collection: string, field: string, _options: WriteOptions): Promise<UpdateResult> {
-    const target = this.resolve(collection);
+  async deleteFieldIndex(collection: string, field: string, options: WriteOptions): Promise<UpdateResult> {
+    const target = await this.resolve(collection, options);
     await this.propose({ kind: 'delete_field_index', collection: target.name, field });
     return { operationId: this.nextOperationId(), status: 'completed' };
   }
@@ -330,55 +656,93 @@ export class LocalNode implements CollectionsService {
 
   // ----- points --------------------------------------------------------------------------------
 
-  async updatePoints(collection: string, ops: readonly PointOperation[], options: WriteOptions): Promise<UpdateResult> {
-    const target = this.resolve(collection);
-    for (const op of ops) target.checkOperation(op);
-    for (const op of ops) {
-      const result = await target.update(op);
-      if (!result.ok) throw notFound(`No point with id ${formatId(result.missing[0]!)} found`);
+  async updatePoints(collection: string, writes: readonly PointWrite[], options: WriteOptions): Promise<UpdateResult> {
+    const target = await this.resolve(collection, options);
+    const routed = writes.map((w) => {
+      target.checkOperation(w.op);
+      const placesPoints = w.op.kind === 'upsert' || w.op.kind === 'update_vectors';
+      return { op: w.op, groups: target.route(w.shardKey, placesPoints) };
+    });
+    const ctx = this.context(options, this.timing.writeTimeoutMs);
+    const policy = { writeConsistencyFactor: target.meta.config.writeConsistencyFactor, ordering: options.ordering, wait: options.wait };
+    for (const { op, groups } of routed) {
+      const perGroup = await Promise.all(groups.map(async (group) => {
+        const parts = [...target.split(op, group)];
+        const results = await Promise.all(parts.map(([shard, part]) => target.set(shard).write(part, policy, ctx)));
+        return results.flatMap((r) => (r.ok ? [] : r.missing));
+      }));
+      // Under several shard keys an id is missing only if no key holds it.
+      const missing = perGroup.reduce((acc, ids) => acc.filter((id) => ids.some((x) => comparePointIds(x, id) === 0)));
+      if (missing.length > 0) throw notFound(`No point with id ${formatId(missing[0]!)} found`);
     }
     return { operationId: this.nextOperationId(), status: options.wait ? 'completed' : 'acknowledged' };
   }
 
-  async retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, _options: RequestOptions): Promise<Record_[]> {
-    const target = this.resolve(collection);
-    if (Array.isArray(withVector)) for (const name of withVector) target.distanceOf(name);
-    const records = target.shards.flatMap((shard) => shard.reader().retrieve(ids, withPayload, withVector));
-    return orderRecords(ids, records);
+  private readGroups(target: Collection, options: RequestOptions): RouteGroup[] {
+    return target.route(options.shardKey ?? null, false);
   }
 
-  async search(collection: string, request: SearchRequest, _options: RequestOptions): Promise<ScoredPoint[]> {
-    const target = this.resolve(collection);
+  /** Runs a read on every shard of `groups` with the request's consistency. */
+  private readShards<T>(
+    target: Collection,
+    groups: readonly RouteGroup[],
+    options: RequestOptions,
+    call: (r: ShardReplica, ctx: CallContext) => Promise<T>,
+    combine: (answers: T[], threshold: number) => T,
+  ): Promise<T[]> {
+    const ctx = this.context(options, this.timing.readTimeoutMs);
+    const consistency = options.consistency ?? DEFAULT_READ_CONSISTENCY;
+    const shardIds = groups.flatMap((g) => g.shardIds);
+    return Promise.all(shardIds.map((id) => target.set(id).read(consistency, ctx, (r) => call(r, ctx), combine)));
+  }
+
+  async retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]> {
+    const target = await this.resolve(collection, options);
+    if (Array.isArray(withVector)) for (const name of withVector) target.distanceOf(name);
+    return orderRecords(ids, await this.fetch(target, this.readGroups(target, options), ids, withPayload, withVector, options));
+  }
+
+  private async fetch(target: Collection, groups: readonly RouteGroup[], ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]> {
+    const ctx = this.context(options, this.timing.readTimeoutMs);
+    const consistency = options.consistency ?? DEFAULT_READ_CONSISTENCY;
+    const byShard = [...target.shardsForIds(groups, ids)];
+    const lists = await Promise.all(byShard.map(([shard, part]) =>
+      target.set(shard).read(consistency, ctx, (r) => r.retrieve(part, withPayload, withVector, ctx), resolveById),
+    ));
+    return lists.flat();
+  }
+
+  async search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPoint[]> {
+    const target = await this.resolve(collection, options);
     const distance = target.distanceOf(request.vectorName);
+    const groups = this.readGroups(target, options);
     let vector: Float32Array;
     let excludeIds: PointId[] = [];
     if (request.query.kind === 'vector') {
       target.checkVectors(new Map([[request.vectorName, request.query.vector]]));
       vector = request.query.vector;
     } else {
-      vector = this.storedVector(target, request.query.id, request.vectorName);
+      vector = await this.storedVector(target, groups, request.query.id, request.vectorName, options);
       excludeIds = [request.query.id];
     }
-    const depth = request.offset + request.limit;
-    const lists = target.shards.map((shard) =>
-      shard.reader().search({
-        vectorName: request.vectorName,
-        vector,
-        filter: request.filter,
-        limit: depth,
-        offset: 0,
-        scoreThreshold: request.scoreThreshold,
-        withPayload: request.withPayload,
-        withVector: request.withVector,
-        excludeIds,
-      }),
-    );
+    const params = {
+      vectorName: request.vectorName,
+      vector,
+      filter: request.filter,
+      limit: request.offset + request.limit,
+      offset: 0,
+      scoreThreshold: request.scoreThreshold,
+      withPayload: request.withPayload,
+      withVector: request.withVector,
+      excludeIds,
+    };
+    const lists = await this.readShards(target, groups, options, (r, ctx) => r.search(params, ctx), resolveById);
     return mergeTopK(lists, distance, request.offset, request.limit);
   }
 
   /** The vector of a stored point, for a query by id. */
-  private storedVector(target: Collection, id: PointId, vectorName: string): Float32Array {
-    const records = target.shards.flatMap((shard) => shard.reader().retrieve([id], { kind: 'none' }, [vectorName]));
+  private async storedVector(target: Collection, groups: readonly RouteGroup[], id: PointId, vectorName: string, options: RequestOptions): Promise<Float32Array> {
+    const records = await this.fetch(target, groups, [id], { kind: 'none' }, [vectorName], options);
     const record = records[0];
     if (record === undefined) throw notFound(`No point with id ${formatId(id)} found`);
     const vector = record.vectors?.get(vectorName);
@@ -386,32 +750,58 @@ export class LocalNode implements CollectionsService {
     return vector;
   }
 
-  async scroll(collection: string, request: ScrollRequest, _options: RequestOptions): Promise<ScrollResult> {
-    const target = this.resolve(collection);
+  async scroll(collection: string, request: ScrollRequest, options: RequestOptions): Promise<ScrollResult> {
+    const target = await this.resolve(collection, options);
+    const groups = this.readGroups(target, options);
     const { filter, limit, withPayload, withVector } = request;
     if (request.orderBy !== null) {
       const orderBy = request.orderBy;
-      const lists = target.shards.map((shard) => shard.reader().scrollOrdered({ filter, orderBy, limit, withPayload, withVector }));
+      const params = { filter, orderBy, limit, withPayload, withVector };
+      const lists = await this.readShards(target, groups, options, (r, ctx) => r.scrollOrdered(params, ctx), resolveById);
       return { points: mergeOrdered(lists, orderBy.direction, limit), nextPageOffset: null };
     }
-    const pages = target.shards.map((shard) =>
-      shard.reader().scroll({ filter, offset: request.offset, limit, withPayload, withVector }),
-    );
+    const params = { filter, offset: request.offset, limit, withPayload, withVector };
+    const pages = await this.readShards(target, groups, options, (r, ctx) => r.scroll(params, ctx), resolveScrollPages);
     return mergeScroll(pages, limit);
   }
 
-  async count(collection: string, filter: Filter | null, _exact: boolean, _options: RequestOptions): Promise<number> {
-    const target = this.resolve(collection);
-    let total = 0;
-    for (const shard of target.shards) total += shard.reader().count(filter);
-    return total;
+  async count(collection: string, filter: Filter | null, _exact: boolean, options: RequestOptions): Promise<number> {
+    const target = await this.resolve(collection, options);
+    const counts = await this.readShards(target, this.readGroups(target, options), options, (r, ctx) => r.count(filter, ctx), resolveCount);
+    return counts.reduce((a, b) => a + b, 0);
   }
 
-  async facet(collection: string, key: string, filter: Filter | null, limit: number, _exact: boolean, _options: RequestOptions): Promise<FacetHit[]> {
-    const target = this.resolve(collection);
-    const lists = target.shards.map((shard) => shard.reader().facet({ key, filter, limit: target.shards.length === 1 ? limit : Number.MAX_SAFE_INTEGER }));
+  async facet(collection: string, key: string, filter: Filter | null, limit: number, _exact: boolean, options: RequestOptions): Promise<FacetHit[]> {
+    const target = await this.resolve(collection, options);
+    const groups = this.readGroups(target, options);
+    const shards = groups.reduce((n, g) => n + g.shardIds.length, 0);
+    const params = { key, filter, limit: shards === 1 ? limit : Number.MAX_SAFE_INTEGER };
+    const lists = await this.readShards(target, groups, options, (r, ctx) => r.facet(params, ctx), resolveFacets);
     return mergeFacets(lists, limit);
   }
+}
+
+/** Where a placed replica should be but is not open: every call fails as that replica's failure. */
+class MissingReplica implements ShardReplica {
+  readonly local = true;
+
+  constructor(
+    readonly peer: number,
+    private readonly reason: string,
+  ) {}
+
+  private fail(): Promise<never> {
+    return Promise.reject(new ShoalError('unavailable', this.reason));
+  }
+
+  update(): Promise<never> { return this.fail(); }
+  retrieve(): Promise<never> { return this.fail(); }
+  search(): Promise<never> { return this.fail(); }
+  scroll(): Promise<never> { return this.fail(); }
+  scrollOrdered(): Promise<never> { return this.fail(); }
+  count(): Promise<never> { return this.fail(); }
+  facet(): Promise<never> { return this.fail(); }
+  info(): Promise<never> { return this.fail(); }
 }
 
 function formatId(id: PointId): string {

@@ -71,6 +71,17 @@ export class RaftMetaSource implements MetaSource {
     return this.inFlight;
   }
 
+  /** Highest log index this node has acted on (its listener finished with it, or it carries no operation). */
+  get actedIndex(): number {
+    const applied = this.options.driver.appliedIndex();
+    return this.inFlight === 0 ? Math.max(this.doneIndex, applied) : this.doneIndex;
+  }
+
+  /** Waits until this node has acted on `index`; a 'timeout' ShoalError past the deadline. */
+  waitActed(index: number, deadlineMs: number): Promise<void> {
+    return this.appliedHere(index, deadlineMs);
+  }
+
   /**
    * Proposes `op` (forwarded to the leader when this node is not), then waits until this node has
    * applied it too, so the caller can read its write through this node next.

@@ -1,9 +1,13 @@
-// A shard's replicas. On a standalone node a replica set holds one local replica; the cluster
-// adds remote replicas, replica states and write consistency here, without changing callers.
-import type { PointOperation } from '@shoal/common';
+// A shard's replicas: writes fan out to every replica that takes writes and need
+// write_consistency_factor acknowledgements from Active ones, with every replica that missed the
+// write marked Dead (a committed metadata entry) before the write is acknowledged; reads go to as
+// many readable replicas as the read consistency asks, replacing those that fail.
+import { ShoalError, type PointOperation } from '@shoal/common';
+import { countsForWrites, receivesWrites, servesReads, type ReplicaMeta, type ShardMeta } from '@shoal/meta';
 import type { ApplyResult, SegmentContract } from '@shoal/segment';
+import { ReplicaUnreachable, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
-/** What a replica set needs of one replica of a shard: the segment's reads, plus writes and lifecycle. */
+/** What a replica set needs of one local replica of a shard: the segment's reads, plus writes and lifecycle. */
 export interface Replica
   extends Pick<SegmentContract, 'retrieve' | 'search' | 'scroll' | 'scrollOrdered' | 'count' | 'facet' | 'payloadIndexes' | 'stats'> {
   update(op: PointOperation): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
@@ -11,35 +15,238 @@ export interface Replica
   drop(): Promise<void>;
 }
 
-export type ReplicaState = 'Active' | 'Dead' | 'Partial' | 'Initializing' | 'Listener' | 'Recovery';
+export type { ReplicaState } from '@shoal/meta';
+
+/**
+ * Read consistency (Qdrant's `consistency`): `factor` asks that many readable replicas and keeps
+ * what all of them return; `majority` asks half of them plus one, same rule; `all` asks all, same
+ * rule; `quorum` asks all and keeps what more than half of them return.
+ */
+export type ReadConsistency =
+  | { readonly kind: 'factor'; readonly n: number }
+  | { readonly kind: 'majority' }
+  | { readonly kind: 'quorum' }
+  | { readonly kind: 'all' };
+
+export const DEFAULT_READ_CONSISTENCY: ReadConsistency = { kind: 'factor', n: 1 };
+
+export type WriteOrdering = 'weak' | 'medium' | 'strong';
+
+export interface WritePolicy {
+  readonly writeConsistencyFactor: number;
+  readonly ordering: WriteOrdering;
+  /**
+   * false: answer once this node's own replica made the write durable (its WAL), the other
+   * replicas following in the background (their failures still get them marked Dead). Without a
+   * replica here, the part waits for the replicas as with wait=true.
+   */
+  readonly wait: boolean;
+}
+
+/** A replica to mark Dead, at the state and generation the write saw. */
+export interface FailedReplica {
+  readonly peer: number;
+  readonly replica: ReplicaMeta;
+}
+
+/**
+ * done: every replica is Dead now, or moved on to a newer state (a transfer re-activated it);
+ * refused: the mark was not applied (it would leave the shard without an Active replica, or the
+ * collection is gone); timeout: not committed before the deadline (the mark goes on in the
+ * background, so the replica still leaves the write set).
+ */
+export type DeadMarkOutcome = 'done' | 'refused' | 'timeout';
+
+/** What a replica set needs from its node. */
+export interface ReplicaSetHost {
+  /** Whether the replica on `peer` is this node's own. */
+  isLocal(peer: number): boolean;
+  /** The current placement of this shard (it changes with the metadata). */
+  shard(): ShardMeta | undefined;
+  /** A handle on the replica of this shard on `peer` (the local adapter for this node). */
+  replica(peer: number): ShardReplica;
+  markDead(failed: readonly FailedReplica[], deadlineMs: number): Promise<DeadMarkOutcome>;
+  /** A write left running after wait=false failed in the background. */
+  backgroundFailure(error: unknown): void;
+}
+
+type Outcome<T> = { readonly ok: true; readonly replica: ReplicaMeta; readonly value: T } | { readonly ok: false; readonly replica: ReplicaMeta; readonly error: unknown };
 
 export class ReplicaSet {
+  /** Writes this node leads for the shard run one at a time, in arrival order. */
+  private leadTail: Promise<unknown> = Promise.resolve();
+  /** Rotates which remote replica serves a read first, spreading reads over them. */
+  private readTurn = 0;
+
   constructor(
     readonly shardId: number,
-    private readonly local: Replica,
-    private state: ReplicaState = 'Active',
+    private readonly host: ReplicaSetHost,
   ) {}
 
-  get localState(): ReplicaState {
-    return this.state;
+  private current(): ShardMeta {
+    const shard = this.host.shard();
+    if (shard === undefined) throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} no longer exists`);
+    return shard;
   }
 
-  /** The replica that serves reads. One local replica for now. */
-  reader(): Replica {
-    return this.local;
+  // ----- writes ------------------------------------------------------------------------------
+
+  /** Applies `op` to this shard's replicas under `policy`; resolves only once the write is safe to acknowledge. */
+  async write(op: PointOperation, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
+    if (policy.ordering === 'weak') return this.fanOut(op, policy, ctx);
+    const shard = this.current();
+    const candidates = policy.ordering === 'strong' ? shard.replicas.slice(0, 1) : shard.replicas.filter((r) => countsForWrites(r.state));
+    let lastError: unknown = new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has no Active replica to lead the write`);
+    for (const leader of candidates) {
+      if (!countsForWrites(leader.state)) {
+        throw new ShoalError('unavailable', `Service unavailable: the leading replica of shard ${this.shardId} (peer ${leader.peer}) is ${leader.state}; ordering=strong waits for it`);
+      }
+      if (this.host.isLocal(leader.peer)) return this.lead(op, policy.ordering, policy, ctx);
+      try {
+        return await this.host.replica(leader.peer).update(op, policy.ordering, ctx);
+      } catch (error) {
+        // medium: the next Active replica leads; strong: the shard waits for its leader.
+        if (!(error instanceof ReplicaUnreachable) || policy.ordering === 'strong') throw error;
+        lastError = error;
+      }
+    }
+    throw lastError;
   }
 
-  async update(op: PointOperation): Promise<ApplyResult> {
-    const { result } = await this.local.update(op);
+  /** This node leads a write (it holds the shard's leading replica): one led write at a time. */
+  lead(op: PointOperation, _ordering: LeadOrdering, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
+    const run = (): Promise<ApplyResult> => this.fanOut(op, { ...policy, ordering: 'weak', wait: true }, ctx);
+    const result = this.leadTail.then(run, run);
+    this.leadTail = result.catch(() => undefined);
     return result;
   }
 
-  close(): Promise<void> {
-    return this.local.close();
+  private async fanOut(op: PointOperation, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
+    const shard = this.current();
+    const targets = shard.replicas.filter((r) => receivesWrites(r.state));
+    const active = targets.filter((r) => countsForWrites(r.state)).length;
+    // A shard placed on fewer peers than the factor asks (a cluster smaller than the replication
+    // factor) needs acknowledgements from all of its replicas, not more than it has.
+    const required = Math.max(1, Math.min(policy.writeConsistencyFactor, shard.replicas.length));
+    if (active < required) {
+      throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has ${active} Active replicas, write_consistency_factor needs ${required}`);
+    }
+    const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, ctx)));
+    const local = targets.findIndex((r) => this.host.isLocal(r.peer) && countsForWrites(r.state));
+    if (!policy.wait && local >= 0) {
+      const own = await calls[local]!;
+      if (!own.ok) throw own.error;
+      void this.complete(calls, required, ctx).catch((error: unknown) => this.host.backgroundFailure(error));
+      return own.value;
+    }
+    return this.complete(calls, required, ctx);
   }
 
-  drop(): Promise<void> {
-    this.state = 'Dead';
-    return this.local.drop();
+  /** Waits for every replica, marks the failed ones Dead, then judges the write. */
+  private async complete(calls: readonly Promise<Outcome<ApplyResult>>[], required: number, ctx: CallContext): Promise<ApplyResult> {
+    const outcomes = await Promise.all(calls);
+    const acked = outcomes.filter((o): o is Extract<Outcome<ApplyResult>, { ok: true }> => o.ok);
+    const failed = outcomes.filter((o): o is Extract<Outcome<ApplyResult>, { ok: false }> => !o.ok);
+    // Nobody took it: nothing diverged that we know of (a replica that timed out may have
+    // applied it; its outcome is unknown, like the write's).
+    if (acked.length === 0) throw failed[0]?.error ?? new ShoalError('unavailable', `Service unavailable: no replica of shard ${this.shardId} takes writes`);
+    if (failed.length > 0) {
+      const marked = await this.host.markDead(failed.map((f) => ({ peer: f.replica.peer, replica: f.replica })), ctx.deadlineMs);
+      if (marked !== 'done') {
+        const peers = failed.map((f) => f.replica.peer).join(', ');
+        const why = marked === 'timeout' ? 'the change was not committed in time' : 'that would leave the shard without an Active replica';
+        throw new ShoalError('unavailable', `Service unavailable: replicas of shard ${this.shardId} on peers ${peers} missed the write and could not be marked Dead (${why}); the write may be applied on some replicas, retry it (${errorMessage(failed[0]!.error)})`);
+      }
+    }
+    const activeAcks = acked.filter((o) => countsForWrites(o.replica.state)).length;
+    if (activeAcks < required) {
+      throw new ShoalError('unavailable', `Service unavailable: the write was applied on ${activeAcks} Active replicas of shard ${this.shardId}, write_consistency_factor needs ${required}; retry it (${errorMessage(failed[0]?.error)})`);
+    }
+    const own = acked.find((o) => this.host.isLocal(o.replica.peer)) ?? acked[0]!;
+    return own.value;
   }
+
+  // ----- reads -------------------------------------------------------------------------------
+
+  /**
+   * Runs `call` on as many readable replicas as `consistency` asks, replacing a replica that fails
+   * by the next one while the deadline allows, and combines the answers: `combine(answers,
+   * threshold)` keeps what at least `threshold` answers hold.
+   */
+  async read<T>(consistency: ReadConsistency, ctx: CallContext, call: (r: ShardReplica) => Promise<T>, combine: (answers: T[], threshold: number) => T): Promise<T> {
+    const readable = this.readOrder(this.current().replicas.filter((r) => servesReads(r.state)));
+    const total = readable.length;
+    if (total === 0) throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has no Active replica to read from`);
+    const plan = readPlan(consistency, total);
+    if (plan.answers > total) {
+      throw new ShoalError('unavailable', `Service unavailable: read consistency asks ${plan.answers} replicas of shard ${this.shardId}, ${total} are Active`);
+    }
+    const answers: T[] = [];
+    const errors: unknown[] = [];
+    let next = 0;
+    const attempt = async (): Promise<void> => {
+      while (answers.length < plan.answers && next < total) {
+        const replica = readable[next++]!;
+        try {
+          answers.push(await call(this.host.replica(replica.peer)));
+          return;
+        } catch (error) {
+          // A refusal of the request itself (bad input) is the same on every replica.
+          if (error instanceof ShoalError && !(error instanceof ReplicaUnreachable) && isRequestError(error)) throw error;
+          errors.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: plan.parallel }, attempt));
+    if (answers.length < plan.answers) {
+      throw new ShoalError('unavailable', `Service unavailable: ${answers.length} of the ${plan.answers} replicas of shard ${this.shardId} the read needs answered (${errorMessage(errors[0])})`);
+    }
+    return answers.length === 1 ? answers[0]! : combine(answers, plan.threshold);
+  }
+
+  /** Local replica first (no hop), then the others from a rotating start. */
+  private readOrder(readable: readonly ReplicaMeta[]): ReplicaMeta[] {
+    const local = readable.filter((r) => this.host.isLocal(r.peer));
+    const remote = readable.filter((r) => !this.host.isLocal(r.peer));
+    const turn = remote.length === 0 ? 0 : this.readTurn++ % remote.length;
+    return [...local, ...remote.slice(turn), ...remote.slice(0, turn)];
+  }
+}
+
+interface ReadPlan {
+  /** Answers needed. */
+  readonly answers: number;
+  /** Calls in flight at once. */
+  readonly parallel: number;
+  /** Answers an item must be in to be kept. */
+  readonly threshold: number;
+}
+
+function readPlan(consistency: ReadConsistency, total: number): ReadPlan {
+  const majority = Math.floor(total / 2) + 1;
+  switch (consistency.kind) {
+    case 'factor':
+      return { answers: consistency.n, parallel: consistency.n, threshold: consistency.n };
+    case 'majority':
+      return { answers: majority, parallel: majority, threshold: majority };
+    case 'all':
+      return { answers: total, parallel: total, threshold: total };
+    case 'quorum':
+      return { answers: majority, parallel: total, threshold: majority };
+  }
+}
+
+function isRequestError(error: ShoalError): boolean {
+  return error.kind === 'bad_request' || error.kind === 'validation' || error.kind === 'unsupported' || error.kind === 'too_large';
+}
+
+function settle<T>(replica: ReplicaMeta, promise: Promise<T>): Promise<Outcome<T>> {
+  return promise.then(
+    (value) => ({ ok: true, replica, value }),
+    (error: unknown) => ({ ok: false, replica, error }),
+  );
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,7 +4,6 @@ import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, NodeFileSystem, type Limits } from '@shoal/common';
 import { ClusterConsensus, LocalNode, localMetaSource, localShardOpener, type MetaSourceOpener, type RaftMetaSource } from '@shoal/cluster';
 import { createApp } from './app.js';
-import { metadataOnlyService } from './cluster-mode.js';
 import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
 import { Metrics } from './metrics.js';
@@ -54,6 +53,8 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
             dir: `${config.storagePath}/raft`,
             log: (level, message, detail) => logger[level](detail, message),
           });
+          // Shards placed on other peers are reached through the consensus' transport.
+          node.attachCluster(consensus.link());
           raftSource = consensus.openMetaSource(listener);
           return raftSource;
         };
@@ -72,6 +73,8 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
   await node.open();
   // The node opened what the metadata held at open; operations applied since reach it now.
   (raftSource as RaftMetaSource | null)?.start();
+  // Other peers' routers reach this node's shard replicas from now on.
+  (consensus as ClusterConsensus | null)?.servePoints((method, request, signal) => node.answerPoints(method, request, signal));
   logger.info({ storage: config.storagePath, ms: Math.round(performance.now() - startedLoading) }, 'storage loaded');
 
   const metrics = new Metrics();
@@ -84,11 +87,10 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     ready: true,
     cluster: consensus,
   };
-  const service = consensus === null ? node : metadataOnlyService(node);
   const app = createApp({
     config,
     state,
-    registerCollectionRoutes: (target) => registerCollectionRoutes(target, service, { limits }),
+    registerCollectionRoutes: (target) => registerCollectionRoutes(target, node, { limits }),
     onRequestError: (error, path) => logger.error({ err: error, path }, 'unexpected error while serving a request'),
   });
   const server = await listen(app.fetch, config.service.host, config.service.httpPort);
@@ -101,6 +103,8 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
     async stop(): Promise<void> {
       state.ready = false;
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Raft and the transport stop first: no operation reaches the node while it closes its shards.
+      await (consensus as ClusterConsensus | null)?.close();
       await node.close();
       metrics.stop();
       releaseLock();

@@ -64,11 +64,12 @@ export function registerServiceRoutes(app: Hono, state: ServiceState): void {
   app.get('/snapshots/:name', notYet('Full snapshots'));
   app.delete('/snapshots/:name', notYet('Full snapshots'));
   app.get('/telemetry', (c) => c.json(okEnvelope(telemetry(state), 0)));
-  app.get('/metrics', (c) => {
-    const gauges = state.node.listCollections().map((name) => {
-      const info = state.node.collectionInfo(name);
-      return { name, points: info.pointsCount, vectors: info.pointsCount * info.config.vectors.size };
-    });
+  app.get('/metrics', async (c) => {
+    const gauges = [];
+    for (const name of state.node.listCollections()) {
+      const info = await state.node.collectionInfo(name).catch(() => null); // deleted meanwhile
+      if (info !== null) gauges.push({ name, points: info.pointsCount, vectors: info.pointsCount * info.config.vectors.size });
+    }
     return c.text(state.metrics.render(API_VERSION, gauges), 200, { 'content-type': 'text/plain; version=0.0.4' });
   });
 }

@@ -13,14 +13,10 @@ export function parsePayload(value: unknown, path: string): Payload {
   return asObject(value, path) as Payload;
 }
 
-function rejectShardKey(o: JsonObj, path: string): void {
-  if (opt(o, 'shard_key') !== undefined) throw unsupported(`${join(path, 'shard_key')} (custom sharding)`);
-}
 
 /** Body of PUT /points (or the `upsert` of a batch): `{points: [...]}` or `{batch: {...}}`. */
 export function parseUpsert(body: unknown, path: string, spaces: VectorSpaces, limits: Limits): PointOperation {
   const o = asObject(body, path);
-  rejectShardKey(o, path);
   if (opt(o, 'update_filter') !== undefined) throw unsupported(join(path, 'update_filter'));
   if (opt(o, 'update_mode') !== undefined) throw unsupported(join(path, 'update_mode'));
   if (opt(o, 'points') !== undefined) {
@@ -58,7 +54,6 @@ function parseBatch(raw: unknown, path: string, spaces: VectorSpaces, limits: Li
 
 /** `{points: [ids]}` or `{filter}`: the points a write addresses. */
 export function parseSelector(o: JsonObj, path: string, limits: Limits): PointsSelector {
-  rejectShardKey(o, path);
   const points = opt(o, 'points');
   if (points !== undefined) return { kind: 'ids', ids: parseIdList(points, join(path, 'points'), limits.batchPointsMax) };
   const filter = opt(o, 'filter');
@@ -93,7 +88,6 @@ export function parseDeletePayload(body: unknown, path: string, limits: Limits):
 
 export function parseUpdateVectors(body: unknown, path: string, spaces: VectorSpaces, limits: Limits): PointOperation {
   const o = asObject(body, path);
-  rejectShardKey(o, path);
   if (opt(o, 'update_filter') !== undefined) throw unsupported(join(path, 'update_filter'));
   const p = join(path, 'points');
   const list = asArray(req(o, 'points', path), p, limits.batchPointsMax);

@@ -44,9 +44,6 @@ function optFilter(o: JsonObj, path: string, limits: Limits): Filter | null {
   return value === undefined ? null : parseFilter(value, join(path, 'filter'), filterLimits(limits), 0);
 }
 
-function rejectShardKey(o: JsonObj, path: string): void {
-  if (opt(o, 'shard_key') !== undefined) throw unsupported(`${join(path, 'shard_key')} (custom sharding)`);
-}
 
 function limitOf(o: JsonObj, path: string, limits: Limits, dflt: number | null): number {
   const limit = optUint(o, 'limit', path, 1, limits.resultPointsMax);
@@ -64,7 +61,6 @@ export interface RetrieveRequest {
 /** POST /points: `{ids, with_payload (default true), with_vector (default false)}`. */
 export function parseRetrieve(body: unknown, limits: Limits): RetrieveRequest {
   const o = asObject(body, '');
-  rejectShardKey(o, '');
   return {
     ids: parseIdList(req(o, 'ids', ''), 'ids', limits.batchPointsMax),
     withPayload: parseWithPayload(o, '', true, limits),
@@ -75,7 +71,6 @@ export function parseRetrieve(body: unknown, limits: Limits): RetrieveRequest {
 /** POST /points/scroll. */
 export function parseScroll(body: unknown, limits: Limits): ScrollRequest {
   const o = body === undefined || body === null ? {} : asObject(body, '');
-  rejectShardKey(o, '');
   const offsetRaw = opt(o, 'offset');
   const orderBy = parseOrderBy(opt(o, 'order_by'), 'order_by');
   if (orderBy !== null && offsetRaw !== undefined) {
@@ -107,7 +102,6 @@ function parseOrderBy(value: unknown, path: string): OrderBy | null {
 /** POST /points/count: `{filter, exact (default true)}`. */
 export function parseCount(body: unknown, limits: Limits): { filter: Filter | null; exact: boolean } {
   const o = body === undefined || body === null ? {} : asObject(body, '');
-  rejectShardKey(o, '');
   return { filter: optFilter(o, '', limits), exact: optBool(o, 'exact', '') ?? true };
 }
 
@@ -121,7 +115,6 @@ export interface FacetRequest {
 /** POST /facet: `{key, filter, limit (default 10), exact (default false)}`. */
 export function parseFacet(body: unknown, limits: Limits): FacetRequest {
   const o = asObject(body, '');
-  rejectShardKey(o, '');
   return {
     key: asString(req(o, 'key', ''), 'key'),
     filter: optFilter(o, '', limits),
@@ -141,7 +134,6 @@ function parseSearchParams(o: JsonObj, path: string): { exact: boolean; hnswEf: 
 
 /** Fields every search shares; the query itself is read by the caller. */
 export function searchCommon(o: JsonObj, path: string, limits: Limits, limitDefault: number | null): Omit<SearchRequest, 'vectorName' | 'query'> {
-  rejectShardKey(o, path);
   const limit = limitOf(o, path, limits, limitDefault);
   const offset = optUint(o, 'offset', path, 0, limits.resultPointsMax) ?? 0;
   if (limit + offset > limits.resultPointsMax) {

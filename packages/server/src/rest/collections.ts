@@ -1,7 +1,7 @@
 // Routes of collections, aliases and payload indexes.
 import {
   aliasesJson, checkName, collectionClusterInfoJson, collectionInfoJson, collectionsListJson, parseAliasActions, parseCreateCollection,
-  parseCreateFieldIndex, parseUpdateCollection, updateResultJson,
+  parseCreateFieldIndex, parseCreateShardKey, parseDropShardKey, parseUpdateCollection, shardKeysJson, updateResultJson,
 } from '@shoal/api';
 import type { CollectionsService } from '@shoal/cluster';
 import type { Hono } from 'hono';
@@ -12,9 +12,10 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
 
   app.get('/collections', (c) => respond(c, options, async () => collectionsListJson(service.listCollections())));
 
-  app.get('/collections/:name', (c) => respond(c, options, async () => collectionInfoJson(service.collectionInfo(c.req.param('name')))));
+  app.get('/collections/:name', (c) => respond(c, options, async () => collectionInfoJson(await service.collectionInfo(c.req.param('name'), requestOptions(c)))));
 
-  app.get('/collections/:name/exists', (c) => respond(c, options, async () => ({ exists: service.collectionExists(c.req.param('name')) })));
+  app.get('/collections/:name/exists', (c) =>
+    respond(c, options, async () => ({ exists: await service.collectionExists(c.req.param('name'), requestOptions(c)) })));
 
   app.put('/collections/:name', (c) =>
     respond(c, options, async () => {
@@ -48,7 +49,27 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
   app.get('/aliases', (c) => respond(c, options, async () => aliasesJson(service.listAliases(null))));
 
   app.get('/collections/:name/cluster', (c) =>
-    respond(c, options, async () => collectionClusterInfoJson(service.collectionClusterInfo(c.req.param('name')))),
+    respond(c, options, async () => collectionClusterInfoJson(await service.collectionClusterInfo(c.req.param('name'), requestOptions(c)))),
+  );
+
+  app.put('/collections/:name/shards', (c) =>
+    respond(c, options, async () => {
+      const request = parseCreateShardKey(await readJsonBody(c, limits));
+      await service.createShardKey(c.req.param('name'), request, requestOptions(c));
+      return true;
+    }),
+  );
+
+  app.post('/collections/:name/shards/delete', (c) =>
+    respond(c, options, async () => {
+      const key = parseDropShardKey(await readJsonBody(c, limits));
+      await service.deleteShardKey(c.req.param('name'), key, requestOptions(c));
+      return true;
+    }),
+  );
+
+  app.get('/collections/:name/shards', (c) =>
+    respond(c, options, async () => shardKeysJson(await service.listShardKeys(c.req.param('name'), requestOptions(c)))),
   );
 
   app.get('/collections/:name/aliases', (c) =>

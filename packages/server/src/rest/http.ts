@@ -1,8 +1,8 @@
 // Request plumbing shared by the REST routes: bounded body reading, query parameters, and
 // Qdrant's envelopes written with the lossless stringifier.
-import { errorEnvelope, httpErrorOf, okEnvelope, parseJson, stringifyJson } from '@shoal/api';
+import { errorEnvelope, httpErrorOf, okEnvelope, parseJson, parseReadConsistency, stringifyJson } from '@shoal/api';
 import { ShoalError, type Limits } from '@shoal/common';
-import type { RequestOptions, WriteOptions, WriteOrdering } from '@shoal/cluster';
+import type { RequestOptions, ShardKeySelector, WriteOptions, WriteOrdering } from '@shoal/cluster';
 import type { Context } from 'hono';
 
 export interface RestOptions {
@@ -88,15 +88,20 @@ function queryFlag(c: Context, name: string): boolean | null {
   throw new ShoalError('bad_request', `Query deserialize error: ${name}: provided string was not \`true\` or \`false\``);
 }
 
-/** `timeout` (seconds) as an absolute deadline on performance.now(), and the client's abort signal. */
-export function requestOptions(c: Context): RequestOptions {
+/**
+ * `timeout` (seconds) as an absolute deadline on performance.now(), the client's abort signal,
+ * `consistency` (reads) and the shard keys the body names.
+ */
+export function requestOptions(c: Context, shardKey: ShardKeySelector | null = null): RequestOptions {
   const raw = c.req.query('timeout');
   const signal = c.req.raw.signal;
-  if (raw === undefined || raw === '') return { signal };
+  const consistencyRaw = c.req.query('consistency');
+  const consistency = consistencyRaw === undefined || consistencyRaw === '' ? {} : { consistency: parseReadConsistency(consistencyRaw) };
+  if (raw === undefined || raw === '') return { signal, shardKey, ...consistency };
   if (!/^\d+$/.test(raw)) throw new ShoalError('bad_request', `Query deserialize error: timeout: invalid digit found in string`);
   const seconds = Number(raw);
   if (seconds < 1) throw new ShoalError('validation', 'Validation error in query params: [timeout: value 0 invalid, must be 1 or larger]');
-  return { signal, deadlineMs: performance.now() + seconds * 1000 };
+  return { signal, deadlineMs: performance.now() + seconds * 1000, shardKey, ...consistency };
 }
 
 const ORDERINGS: readonly WriteOrdering[] = ['weak', 'medium', 'strong'];

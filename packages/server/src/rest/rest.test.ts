@@ -6,7 +6,7 @@ import {
   type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector,
 } from '@shoal/common';
 import type {
-  CollectionClusterInfo, CollectionInfo, CollectionsService, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
+  CollectionClusterInfo, CollectionInfo, CollectionsService, PointWrite, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
 } from '@shoal/cluster';
 import type { AliasAction, CollectionConfig, CollectionPatch } from '@shoal/meta';
 import { registerCollectionRoutes } from './index.js';
@@ -33,21 +33,24 @@ class FakeService implements CollectionsService {
     return c;
   }
   listCollections(): string[] { return [...this.collections.keys()]; }
-  collectionExists(name: string): boolean { return this.collections.has(this.aliases.get(name) ?? name); }
+  async collectionExists(name: string): Promise<boolean> { return this.collections.has(this.aliases.get(name) ?? name); }
   async createCollection(name: string, config: CollectionConfig): Promise<void> {
     if (this.collections.has(name)) throw new ShoalError('bad_request', `Wrong input: Collection \`${name}\` already exists!`);
     this.collections.set(name, { config, points: new Map(), indexes: new Map() });
   }
   async updateCollection(name: string, _patch: CollectionPatch): Promise<void> { this.get(name); }
   async deleteCollection(name: string): Promise<boolean> { return this.collections.delete(name); }
-  collectionClusterInfo(name: string): CollectionClusterInfo {
+  async collectionClusterInfo(name: string): Promise<CollectionClusterInfo> {
     const c = this.get(name);
-    return { peerId: 7, shardCount: 1, localShards: [{ shardId: 0, pointsCount: c.points.size, state: 'Active' }] };
+    return { peerId: 7, shardCount: 1, localShards: [{ shardId: 0, shardKey: null, pointsCount: c.points.size, state: 'Active' }], remoteShards: [], transfers: [] };
   }
-  collectionConfig(name: string): CollectionConfig {
+  async collectionConfig(name: string): Promise<CollectionConfig> {
     return this.get(name).config;
   }
-  collectionInfo(name: string): CollectionInfo {
+  async createShardKey(): Promise<void> { throw new ShoalError('bad_request', 'Wrong input: no custom sharding here'); }
+  async deleteShardKey(): Promise<void> { throw new ShoalError('bad_request', 'Wrong input: no custom sharding here'); }
+  async listShardKeys(name: string): Promise<null> { this.get(name); return null; }
+  async collectionInfo(name: string): Promise<CollectionInfo> {
     const c = this.get(name);
     const payloadSchema = new Map([...c.indexes].map(([field, params]) => [field, { dataType: params.type, params, points: c.points.size }]));
     return { status: 'green', optimizerStatus: { ok: true }, pointsCount: c.points.size, indexedVectorsCount: 0, segmentsCount: 1, config: c.config, payloadSchema };
@@ -70,8 +73,9 @@ class FakeService implements CollectionsService {
     this.get(collection).indexes.delete(field);
     return { operationId: this.opId++, status: 'completed' };
   }
-  async updatePoints(collection: string, ops: readonly PointOperation[], options: WriteOptions): Promise<UpdateResult> {
+  async updatePoints(collection: string, writes: readonly PointWrite[], options: WriteOptions): Promise<UpdateResult> {
     const c = this.get(collection);
+    const ops = writes.map((w) => w.op);
     this.writes.push({ ops, options });
     for (const op of ops) {
       if (op.kind === 'upsert') for (const p of op.points) c.points.set(pointKey(p.id), { id: p.id, vectors: new Map(p.vectors), payload: { ...(p.payload ?? {}) } });

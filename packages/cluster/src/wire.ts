@@ -1,0 +1,159 @@
+// Bodies of the Points service's calls (proto/p2p.proto): what a coordinator sends a shard
+// replica on another peer and what it answers. Writes travel in the shard WAL's record format
+// (vectors as raw float32); reads and answers as lossless JSON, whose numbers carry float32
+// values exactly (every float32 is a double, and JSON writes doubles in round-trip form).
+import {
+  ShoalError,
+  decodeJson,
+  encodeJson,
+  type FacetHit,
+  type Filter,
+  type NamedVectors,
+  type PayloadIndexParams,
+  type PointId,
+  type PointOperation,
+  type Record_,
+  type ScoredPoint,
+  type WithPayload,
+  type WithVector,
+} from '@shoal/common';
+import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, PayloadIndexInfo, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
+import { decodeOperation, encodeOperation } from '@shoal/shard';
+import type { LeadOrdering, ReplicaInfo } from './shard-replica.js';
+
+const utf8 = new TextEncoder();
+const utf8Decode = new TextDecoder('utf-8', { fatal: true });
+
+function toBytes(value: unknown): Uint8Array {
+  return utf8.encode(encodeJson(value).text);
+}
+
+/** Bytes from a peer: malformed ones are that peer's failure, reported as unavailable. */
+function fromBytes(bytes: Uint8Array, what: string): unknown {
+  try {
+    return decodeJson(utf8Decode.decode(bytes), { errorKind: 'storage' });
+  } catch (cause) {
+    throw new ShoalError('unavailable', `malformed ${what} from a peer`, { cause });
+  }
+}
+
+// ----- writes
+
+export interface UpdateCall {
+  readonly lead: LeadOrdering | null;
+  readonly op: PointOperation;
+}
+
+/** u32 LE header length, the header JSON, then the operation as a shard WAL record. */
+export function encodeUpdate(call: UpdateCall): Uint8Array {
+  const header = utf8.encode(JSON.stringify({ lead: call.lead }));
+  const op = encodeOperation(call.op);
+  const out = new Uint8Array(4 + header.length + op.length);
+  new DataView(out.buffer).setUint32(0, header.length, true);
+  out.set(header, 4);
+  out.set(op, 4 + header.length);
+  return out;
+}
+
+export function decodeUpdate(bytes: Uint8Array): UpdateCall {
+  if (bytes.length < 4) throw new ShoalError('bad_request', 'malformed update call');
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+  if (4 + length > bytes.length) throw new ShoalError('bad_request', 'malformed update call');
+  const header = JSON.parse(utf8Decode.decode(bytes.subarray(4, 4 + length))) as { lead?: unknown };
+  const lead = header.lead === 'medium' || header.lead === 'strong' ? header.lead : null;
+  return { lead, op: decodeOperation(bytes.slice(4 + length)) };
+}
+
+export const encodeApplyResult = (result: ApplyResult): Uint8Array => toBytes(result);
+export const decodeApplyResult = (bytes: Uint8Array): ApplyResult => fromBytes(bytes, 'update result') as ApplyResult;
+
+// ----- reads
+
+type WireVectors = Array<[string, number[]]> | null;
+
+interface WireRecord {
+  id: PointId;
+  payload: Record_['payload'];
+  vectors: WireVectors;
+  score?: number;
+  orderValue?: number;
+}
+
+function vectorsToWire(vectors: NamedVectors | null): WireVectors {
+  return vectors === null ? null : [...vectors].map(([name, v]) => [name, Array.from(v)]);
+}
+
+function vectorsFromWire(vectors: WireVectors): NamedVectors | null {
+  return vectors === null ? null : new Map(vectors.map(([name, v]) => [name, new Float32Array(v)]));
+}
+
+function recordToWire(r: Record_ & { score?: number }): WireRecord {
+  const out: WireRecord = { id: r.id, payload: r.payload, vectors: vectorsToWire(r.vectors) };
+  if (r.score !== undefined) out.score = r.score;
+  if (r.orderValue !== undefined) out.orderValue = r.orderValue;
+  return out;
+}
+
+function recordFromWire(w: WireRecord): Record_ & { score?: number } {
+  const r: Record_ & { score?: number; orderValue?: number } = { id: w.id, payload: w.payload, vectors: vectorsFromWire(w.vectors) };
+  if (w.score !== undefined) r.score = w.score;
+  if (w.orderValue !== undefined) r.orderValue = w.orderValue;
+  return r;
+}
+
+export interface RetrieveCall {
+  readonly ids: readonly PointId[];
+  readonly withPayload: WithPayload;
+  readonly withVector: WithVector;
+}
+
+export const encodeRetrieve = (call: RetrieveCall): Uint8Array => toBytes(call);
+export const decodeRetrieve = (bytes: Uint8Array): RetrieveCall => fromBytes(bytes, 'retrieve call') as RetrieveCall;
+
+export const encodeRecords = (records: readonly Record_[]): Uint8Array => toBytes(records.map(recordToWire));
+export const decodeRecords = (bytes: Uint8Array): Record_[] => (fromBytes(bytes, 'records') as WireRecord[]).map(recordFromWire);
+
+export const encodeScored = (points: readonly ScoredPoint[]): Uint8Array => toBytes(points.map(recordToWire));
+export const decodeScored = (bytes: Uint8Array): ScoredPoint[] => (fromBytes(bytes, 'search result') as WireRecord[]).map((w) => recordFromWire(w) as ScoredPoint);
+
+export const encodeSearch = (params: SearchParams): Uint8Array => toBytes({ ...params, vector: Array.from(params.vector) });
+export function decodeSearch(bytes: Uint8Array): SearchParams {
+  const wire = fromBytes(bytes, 'search call') as Omit<SearchParams, 'vector'> & { vector: number[] };
+  return { ...wire, vector: new Float32Array(wire.vector) };
+}
+
+export type ScrollCall = { readonly ordered: false; readonly params: ScrollParams } | { readonly ordered: true; readonly params: OrderedScrollParams };
+
+export const encodeScroll = (call: ScrollCall): Uint8Array => toBytes(call);
+export const decodeScroll = (bytes: Uint8Array): ScrollCall => fromBytes(bytes, 'scroll call') as ScrollCall;
+
+export const encodeScrollPage = (page: ScrollPage): Uint8Array => toBytes({ points: page.points.map(recordToWire), nextOffset: page.nextOffset });
+export function decodeScrollPage(bytes: Uint8Array): ScrollPage {
+  const wire = fromBytes(bytes, 'scroll page') as { points: WireRecord[]; nextOffset: PointId | null };
+  return { points: wire.points.map(recordFromWire), nextOffset: wire.nextOffset };
+}
+
+export const encodeOrdered = (records: readonly OrderedRecord[]): Uint8Array => toBytes(records.map(recordToWire));
+export const decodeOrdered = (bytes: Uint8Array): OrderedRecord[] => (fromBytes(bytes, 'ordered records') as WireRecord[]).map((w) => recordFromWire(w) as OrderedRecord);
+
+export const encodeCount = (filter: Filter | null): Uint8Array => toBytes({ filter });
+export const decodeCount = (bytes: Uint8Array): Filter | null => (fromBytes(bytes, 'count call') as { filter: Filter | null }).filter;
+
+export const encodeNumber = (n: number): Uint8Array => toBytes(n);
+export function decodeNumber(bytes: Uint8Array): number {
+  const n = fromBytes(bytes, 'count');
+  if (typeof n !== 'number') throw new ShoalError('unavailable', 'malformed count from a peer');
+  return n;
+}
+
+export const encodeFacet = (params: FacetParams): Uint8Array => toBytes(params);
+export const decodeFacet = (bytes: Uint8Array): FacetParams => fromBytes(bytes, 'facet call') as FacetParams;
+
+export const encodeFacetHits = (hits: readonly FacetHit[]): Uint8Array => toBytes(hits);
+export const decodeFacetHits = (bytes: Uint8Array): FacetHit[] => fromBytes(bytes, 'facet hits') as FacetHit[];
+
+export const encodeInfo = (info: ReplicaInfo): Uint8Array => toBytes({ points: info.points, payloadIndexes: [...info.payloadIndexes] });
+export function decodeInfo(bytes: Uint8Array): ReplicaInfo {
+  const wire = fromBytes(bytes, 'replica info') as { points: number; payloadIndexes: Array<[string, { params: PayloadIndexParams; points: number }]> };
+  return { points: wire.points, payloadIndexes: new Map<string, PayloadIndexInfo>(wire.payloadIndexes) };
+}
