@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryFileSystem, seededRng, ShoalError, type FileSystem, type Filter, type PointStruct } from '@shoal/common';
-import { collectionConfig, type CollectionConfig } from '@shoal/meta';
-import { LocalNode } from './node.js';
+import { apply, collectionConfig, EMPTY_META_STATE, type ApplyOutcome, type CollectionConfig, type MetaOperation, type MetaState } from '@shoal/meta';
+import type { MetaListener } from './metadata-store.js';
+import { LocalNode, type ClusterLink } from './node.js';
 import { localMetaSource, localShardOpener } from './local-storage.js';
 
 const WRITE = { wait: true, ordering: 'weak' } as const;
@@ -166,5 +167,60 @@ describe('LocalNode', () => {
     // Crashes land at every point of the workload, so some runs acknowledged little, some all.
     expect(acknowledgedTotal).toBeGreaterThan(0);
     expect(acknowledgedTotal).toBeLessThan(40 * 90);
+  });
+});
+
+describe('LocalNode in a cluster', () => {
+  it('catches up with the leader (ReadIndex) before answering 404 for a name it does not know', async () => {
+    const fs = new MemoryFileSystem();
+    let state: MetaState = EMPTY_META_STATE;
+    let listener: MetaListener | undefined;
+    const behind: MetaOperation[] = [];
+    const applyOne = async (op: MetaOperation): Promise<ApplyOutcome> => {
+      const r = apply(state, state.appliedIndex + 1, op);
+      state = r.state;
+      await listener!(state, op, state.appliedIndex, r.outcome);
+      return r.outcome;
+    };
+    let catchUps = 0;
+    const link: ClusterLink = {
+      callPoints: async () => ({ outcome: 'failed', timeout: false, message: 'no peers here' }),
+      // The leader's commit holds entries this node has not applied yet: catching up applies them.
+      catchUp: async () => {
+        catchUps += 1;
+        for (const op of behind.splice(0)) await applyOne(op);
+      },
+      reachablePeers: async () => [9],
+      peerApplied: async () => true,
+    };
+    const node: LocalNode = new LocalNode({
+      fs,
+      storagePath: '/storage',
+      openMetaSource: async (l) => {
+        listener = l;
+        node.attachCluster(link);
+        return { get state() { return state; }, propose: applyOne, close: async () => undefined };
+      },
+      openShard: localShardOpener(fs, () => undefined),
+      newPeerId: () => 9,
+    });
+    await node.open();
+    behind.push(
+      { kind: 'create_collection', name: 'late', config: config(2), routing: { kind: 'ring', vnodes: 8, seed: 0 }, placement: [[9], [9]], initialState: 'Active' },
+      { kind: 'change_aliases', actions: [{ kind: 'create', alias: 'late_alias', collection: 'late' }] },
+    );
+    expect((await node.collectionConfig('late_alias')).shardNumber).toBe(2);
+    expect(catchUps).toBe(1);
+    await node.updatePoints('late', [{ op: { kind: 'upsert', points: points(10, 3) }, shardKey: null }], WRITE);
+    expect(await node.count('late', null, true, {})).toBe(10);
+    expect(catchUps).toBe(1);
+    await expect(node.collectionConfig('never')).rejects.toThrow(/doesn't exist/);
+    expect(catchUps).toBe(2);
+    // A collection created in a cluster starts Initializing and this node activates its replicas.
+    await node.createCollection('made_here', config(3), {});
+    const made = state.collections.get('made_here')!;
+    expect([...made.shards.values()].flatMap((s) => s.replicas.map((r) => [r.peer, r.state]))).toEqual([[9, 'Active'], [9, 'Active'], [9, 'Active']]);
+    expect(made.routing).toEqual({ kind: 'ring', vnodes: 128, seed: 0 });
+    await node.close();
   });
 });
