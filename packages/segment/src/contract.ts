@@ -44,6 +44,17 @@ export interface SearchParams {
   readonly withVector: WithVector;
   /** Points never returned (the query point of a search by id). */
   readonly excludeIds: readonly PointId[];
+  /** Qdrant's params.exact: score every candidate instead of walking a graph. Default false. */
+  readonly exact?: boolean;
+  /** Qdrant's params.hnsw_ef (candidate list of a graph walk); default: the index's ef_construct. */
+  readonly hnswEf?: number | null;
+  /**
+   * hnsw_config.full_scan_threshold of this vector, KB (1 KB = one 256-d float32 vector): a sealed
+   * segment (or a filter's matches) smaller than this is scanned exactly. Default 10,000.
+   */
+  readonly fullScanThresholdKb?: number;
+  /** Qdrant's params.quantization for graph walks; null: the index's defaults (use codes, rescore). */
+  readonly quantization?: { readonly ignore: boolean; readonly rescore: boolean; readonly oversampling: number } | null;
 }
 
 export interface ScrollParams {
@@ -92,6 +103,12 @@ export interface SegmentStats {
   readonly vectors: ReadonlyMap<string, number>;
   readonly payloadBytesApprox: number;
   readonly vectorBytes: number;
+  /** A shard's stats: segments held (appendable, frozen and sealed). */
+  readonly segments?: number;
+  /** Live vectors held in HNSW graphs (Qdrant's indexed_vectors_count). */
+  readonly indexedVectors?: number;
+  /** A shard's optimizer: Qdrant's collection status and optimizer_status. */
+  readonly optimizer?: { readonly status: 'green' | 'yellow' | 'grey' | 'red'; readonly error: string | null };
 }
 
 export interface SegmentContract {
@@ -99,6 +116,12 @@ export interface SegmentContract {
 
   /** Apply one validated operation (vector sizes and names already checked by the caller). */
   apply(op: PointOperation): ApplyResult;
+
+  /**
+   * Make the segment read-only except for deletes (kept as tombstones: rows, payloads and offsets
+   * stay, nothing is compacted) and payload-index changes; the optimizer then seals a copy.
+   */
+  freeze(): void;
 
   has(id: PointId): boolean;
   retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector): Record_[];
@@ -114,8 +137,8 @@ export interface SegmentContract {
   payloadIndexes(): ReadonlyMap<string, PayloadIndexInfo>;
   stats(): SegmentStats;
 
-  /** The whole segment as bytes (vectors binary, payloads as lossless JSON), for persistence. */
   /**
+   * The whole segment as bytes (vectors binary, payloads as lossless JSON), for persistence.
    * Buffers owned by the caller: nothing in them is shared with the live segment, so they stay
    * the image as of this call while later updates apply.
    */

@@ -1,5 +1,5 @@
 export * from './contract.js';
-export { Segment } from './segment.js';
+export { Segment, compareFacetHits } from './segment.js';
 export type { SegmentOptions } from './segment.js';
 export { SCAN_CHUNK } from './vector-store.js';
 export { createSegment, loadSegment } from './load.js';
@@ -8,3 +8,9 @@ export type { JsonPath, PathStep } from './path.js';
 export { parseDatetimeMicros } from './datetime.js';
 export * from './wasm/index.js';
 export * from './dense/index.js';
+export type { SegmentSpace } from './segment.js';
+export { COMPACT_DEAD_MIN } from './segment.js';
+export { DenseSpace, denseMetric } from './dense-space.js';
+export { chooseSearchPath, vectorKb, vectorsInKb, VECTOR_KB_BYTES } from './search-plan.js';
+export type { SearchPath, SearchPathInput } from './search-plan.js';
+export { VectorStore } from './vector-store.js';

@@ -5,16 +5,19 @@
 // L1 distance for Manhattan.
 import type { Distance } from '@shoal/common';
 
-/** Score reported to users from a heap key. */
+/**
+ * Score reported to users from a heap key. `+ 0` turns a negative zero (which kernels and
+ * negations produce in different places) into zero, so every path reports the same score.
+ */
 export function scoreOfKey(distance: Distance, key: number): number {
   switch (distance) {
     case 'Cosine':
     case 'Dot':
-      return key;
+      return key + 0;
     case 'Euclid':
-      return Math.sqrt(-key);
+      return Math.sqrt(-key + 0);
     case 'Manhattan':
-      return -key;
+      return -key + 0;
   }
 }
 

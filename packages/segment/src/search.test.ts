@@ -67,14 +67,14 @@ describe('exact search against a naive scorer', () => {
     });
   }
 
-  it('breaks ties by insertion order and honours excludeIds', () => {
+  it('breaks ties by point id (not insertion order) and honours excludeIds', () => {
     const segment = createSegment(schemaOf({ '': space(2, 'Dot') }));
     for (const id of [5, 3, 9, 1]) segment.apply({ kind: 'upsert', points: [point(id, [1, 1])] });
     const search = (excludeIds: PointId[]): PointId[] =>
       segment
         .search({ vectorName: '', vector: Float32Array.from([1, 0]), filter: null, limit: 10, offset: 0, scoreThreshold: null, withPayload: { kind: 'none' }, withVector: false, excludeIds })
         .map((p) => p.id);
-    expect(search([])).toEqual([5, 3, 9, 1]);
+    expect(search([])).toEqual([1, 3, 5, 9]);
     expect(search([3, 1])).toEqual([5, 9]);
   });
 

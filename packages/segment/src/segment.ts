@@ -1,4 +1,5 @@
-// One appendable in-memory segment holding every point of a shard.
+// One segment of a shard: the appendable one that takes writes, a frozen one (a former appendable
+// segment waiting to be sealed) or a sealed one (vectors in DenseIndexes, built by the optimizer).
 //
 // Points live at internal offsets (0, 1, 2, … in order of first insertion). Upserting an existing
 // id rewrites its offset in place. Deleting marks the offset dead; dead offsets are not reused, and
@@ -9,7 +10,19 @@
 //
 // Stored payloads are never mutated after they are stored (updates build a new object), so reads
 // hand them out without copying; callers must not mutate what they receive.
+//
+// A frozen or sealed segment takes only deletes and payload-index changes (the shard moves a point
+// it updates into the appendable segment). A delete there is a tombstone: the offset stops being
+// live, but its row and payload stay as they were, because the optimizer may still be copying the
+// segment, and offsets are never renumbered (no compaction), so tombstones recorded by offset or
+// by id stay valid until the segment is replaced.
+//
+// Score ties are broken by point id everywhere: sealed segments hold their points in id order, and
+// the appendable one ranks equal scores by id, so a result never depends on which segment a point
+// sits in.
 import { ShoalError, assert, comparePointIds, pointKey, unreachable } from '@shoal/common';
+import type { DenseSearchOptions } from './dense/contract.js';
+import { DenseSpace } from './dense-space.js';
 import type {
   FacetHit,
   Filter,
@@ -50,20 +63,39 @@ import { FieldIndex } from './payload-index.js';
 import type { FacetValue } from './payload-index.js';
 import { EVERYTHING, planFilter } from './plan.js';
 import type { Plan, PlanSources } from './plan.js';
+import { chooseSearchPath } from './search-plan.js';
 import { sortUnique } from './sorted.js';
 import { TopK } from './topk.js';
+import type { TieAfter } from './topk.js';
 import { VectorStore } from './vector-store.js';
 import type { VectorStoreOptions } from './vector-store.js';
 
 /** Dead offsets tolerated before compaction is considered (below this, compaction is not worth it). */
-const COMPACT_DEAD_MIN = 4096;
+export const COMPACT_DEAD_MIN = 4096;
+/** Qdrant's default hnsw_config.full_scan_threshold, KB, used when a search does not say. */
+const FULL_SCAN_THRESHOLD_KB_DEFAULT = 10_000;
 const EMPTY_PAYLOAD: Payload = Object.freeze({}) as Payload;
 
 /** How a segment keeps its vectors; the defaults are what a server runs with. */
 export type SegmentOptions = VectorStoreOptions;
 
+/** A named vector's storage: rows in a VectorStore (appendable, frozen) or a DenseIndex (sealed). */
+export type SegmentSpace = VectorStore | DenseSpace;
+
+/** Results of one segment's search: keys (larger is better) and offsets, best first. */
+interface Found {
+  readonly keys: ArrayLike<number>;
+  readonly offsets: ArrayLike<number>;
+}
+
 export class Segment implements SegmentContract {
-  private readonly stores = new Map<string, VectorStore>();
+  private readonly stores = new Map<string, SegmentSpace>();
+  /** Takes only deletes (tombstones) and payload-index changes; never compacts. */
+  private frozen = false;
+  /** Rows a frozen VectorStore still holds for tombstoned points, per vector name. */
+  private readonly deadRows = new Map<string, number>();
+  /** Equal scores rank by point id. */
+  private readonly tieAfter: TieAfter = (a, b) => comparePointIds(this.ids[a] as PointId, this.ids[b] as PointId) > 0;
   private ids: PointId[] = [];
   private live = new Uint8Array(64);
   private used = 0;
@@ -89,10 +121,36 @@ export class Segment implements SegmentContract {
     };
   }
 
+  /**
+   * A sealed segment over prepared dense spaces (one per vector name of the schema, each mapping
+   * offsets 0..n-1); points are then added in ascending id order with appendSealedPoint().
+   */
+  static sealed(schema: SegmentSchema, spaces: ReadonlyMap<string, DenseSpace>, options: SegmentOptions = {}): Segment {
+    const segment = new Segment(schema, options);
+    assert(spaces.size === schema.vectors.size, 'a sealed segment has a space per vector name');
+    for (const name of schema.vectors.keys()) {
+      const space = spaces.get(name);
+      assert(space !== undefined, `no dense space for vector ${JSON.stringify(name)}`);
+      segment.stores.set(name, space);
+    }
+    segment.frozen = true;
+    return segment;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Writes
 
+  /** From now on only deletes (as tombstones) and payload-index changes apply. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
+  get isFrozen(): boolean {
+    return this.frozen;
+  }
+
   apply(op: PointOperation): ApplyResult {
+    if (this.frozen) return this.applyFrozen(op);
     switch (op.kind) {
       case 'upsert':
         this.reserveRows(op.points);
@@ -137,6 +195,45 @@ export class Segment implements SegmentContract {
     }
   }
 
+  private applyFrozen(op: PointOperation): ApplyResult {
+    switch (op.kind) {
+      case 'delete_points':
+        for (const offset of this.selectForDelete(op.selector)) this.tombstone(offset);
+        return OK;
+      case 'create_field_index':
+        this.createIndex(op.field, op.params);
+        return OK;
+      case 'delete_field_index':
+        this.indexes.delete(op.field);
+        return OK;
+      default:
+        return assert(false, `a frozen segment takes no ${op.kind}`) as never;
+    }
+  }
+
+  /** Delete in a frozen segment: the offset stops being live; its row and payload stay. */
+  private tombstone(offset: number): void {
+    if (this.live[offset] !== 1) return;
+    this.live[offset] = 0;
+    this.liveCount--;
+    this.offsetOf.delete(pointKey(this.ids[offset] as PointId));
+    for (const [name, space] of this.stores) {
+      if (!space.has(offset)) continue;
+      if (space instanceof DenseSpace) space.remove(offset);
+      else this.deadRows.set(name, (this.deadRows.get(name) ?? 0) + 1);
+    }
+    const old = this.payloads[offset];
+    if (old !== undefined && old !== EMPTY_PAYLOAD) this.payloadBytes -= approxJsonBytes(old);
+    for (const index of this.indexes.values()) index.update(offset, undefined);
+  }
+
+  /** The VectorStore of an appendable segment (writes never reach a sealed space). */
+  private writable(name: string): VectorStore | undefined {
+    const space = this.stores.get(name);
+    assert(space === undefined || space instanceof VectorStore, 'vectors are only written to an appendable segment');
+    return space;
+  }
+
   /**
    * Room in every vector space for the points about to be written, so that a batch over the
    * wasm32 memory cap fails as a whole, before anything changes.
@@ -148,7 +245,7 @@ export class Segment implements SegmentContract {
       if (!this.offsetOf.has(pointKey(point.id))) fresh++;
       for (const name of point.vectors.keys()) names.add(name);
     }
-    for (const name of names) this.stores.get(name)?.reserve(this.used + fresh);
+    for (const name of names) this.writable(name)?.reserve(this.used + fresh);
   }
 
   private upsertPoint(point: PointStruct): void {
@@ -158,7 +255,8 @@ export class Segment implements SegmentContract {
     const key = pointKey(point.id);
     let offset = this.offsetOf.get(key);
     if (offset === undefined) offset = this.allocate(point.id, key);
-    for (const [name, store] of this.stores) {
+    for (const name of this.stores.keys()) {
+      const store = this.writable(name) as VectorStore;
       const vector = point.vectors.get(name);
       if (vector === undefined) store.remove(offset);
       else store.set(offset, vector);
@@ -246,7 +344,7 @@ export class Segment implements SegmentContract {
   }
 
   private updateVectors(points: readonly PointVectors[]): ApplyResult {
-    for (const point of points) for (const name of point.vectors.keys()) this.stores.get(name)?.reserve(this.used);
+    for (const point of points) for (const name of point.vectors.keys()) this.writable(name)?.reserve(this.used);
     const missing: PointId[] = [];
     for (const point of points) {
       const offset = this.offsetOf.get(pointKey(point.id));
@@ -255,7 +353,7 @@ export class Segment implements SegmentContract {
         continue;
       }
       for (const [name, vector] of point.vectors) {
-        const store = this.stores.get(name);
+        const store = this.writable(name);
         assert(store !== undefined, `unknown vector name ${name}`);
         store.set(offset, vector);
       }
@@ -280,6 +378,7 @@ export class Segment implements SegmentContract {
   }
 
   private maybeCompact(): void {
+    if (this.frozen) return;
     const dead = this.used - this.liveCount;
     if (dead >= COMPACT_DEAD_MIN && dead >= this.liveCount) this.compact();
   }
@@ -320,11 +419,75 @@ export class Segment implements SegmentContract {
     assert(!this.offsetOf.has(key), 'duplicate id in segment image');
     const offset = this.allocate(id, key);
     for (const [name, row] of rows) {
-      const store = this.stores.get(name);
+      const store = this.writable(name);
       assert(store !== undefined, `unknown vector name ${name}`);
       store.setRaw(offset, row);
     }
     this.setPayload(offset, Object.keys(payload).length === 0 ? EMPTY_PAYLOAD : payload);
+  }
+
+  /** Add the next point of a sealed segment under construction (ids strictly ascending). */
+  appendSealedPoint(id: PointId, payload: Payload): void {
+    assert(this.frozen && this.indexes.size === 0, 'sealed points are added before payload indexes');
+    const last = this.used === 0 ? undefined : (this.ids[this.used - 1] as PointId);
+    assert(last === undefined || comparePointIds(last, id) < 0, 'a sealed segment holds its points in id order');
+    const offset = this.allocate(id, pointKey(id));
+    this.setPayload(offset, Object.keys(payload).length === 0 ? EMPTY_PAYLOAD : payload);
+  }
+
+  /**
+   * Build a payload index in steps (a sealed segment under construction, not yet searched):
+   * each step() indexes up to `points` more offsets; the index is installed when it returns true.
+   */
+  startIndex(field: string, params: PayloadIndexParams): { step(points: number): boolean } {
+    const index = new FieldIndex(field, params);
+    let next = 0;
+    return {
+      step: (points: number): boolean => {
+        const end = Math.min(this.used, next + points);
+        for (; next < end; next++) if (this.live[next] === 1) index.update(next, this.payloads[next]);
+        if (next < this.used) return false;
+        this.indexes.set(field, index);
+        return true;
+      },
+    };
+  }
+
+  /** Swap a sealed vector space for one over a new index of the same rows (tombstones carry over). */
+  replaceSpace(name: string, space: DenseSpace): void {
+    const old = this.stores.get(name);
+    assert(old instanceof DenseSpace && old.idOf === space.idOf, 'a replacement space maps the same points');
+    this.stores.set(name, space);
+  }
+
+  /** Offsets allocated so far (live and tombstoned). */
+  get offsetCount(): number {
+    return this.used;
+  }
+
+  /** Tombstoned or deleted offsets not yet reclaimed. */
+  get deadCount(): number {
+    return this.used - this.liveCount;
+  }
+
+  isLive(offset: number): boolean {
+    return this.live[offset] === 1;
+  }
+
+  idAt(offset: number): PointId {
+    return this.ids[offset] as PointId;
+  }
+
+  payloadAt(offset: number): Payload {
+    return this.payloads[offset] as Payload;
+  }
+
+  offsetOfId(id: PointId): number | undefined {
+    return this.offsetOf.get(pointKey(id));
+  }
+
+  space(name: string): SegmentSpace | undefined {
+    return this.stores.get(name);
   }
 
   /** Live offsets in internal order. */
@@ -368,14 +531,10 @@ export class Segment implements SegmentContract {
     }
     const k = params.limit + params.offset;
     if (k <= 0) return [];
-    const candidates = this.searchCandidates(store, params.filter, params.excludeIds);
-    if (candidates.length === 0) return [];
     const distance = store.params.distance;
     const query = distance === 'Cosine' ? normalized(params.vector) : params.vector;
     assert(query.length === store.dim, 'query vector length');
-    const top = new TopK(Math.min(k, candidates.length));
-    store.scan(query, candidates, top);
-    const { keys, offsets } = top.drain();
+    const { keys, offsets } = store instanceof DenseSpace ? this.searchDense(store, query, k, params) : this.searchScan(store, query, k, params);
     const out: ScoredPoint[] = [];
     for (let i = params.offset; i < keys.length; i++) {
       const score = scoreOfKey(distance, keys[i] as number);
@@ -386,8 +545,59 @@ export class Segment implements SegmentContract {
     return out;
   }
 
+  /** Exact scan of a VectorStore's candidates; equal keys rank by point id. */
+  private searchScan(store: VectorStore, query: Float32Array, k: number, params: SearchParams): Found {
+    const candidates = this.searchCandidates(store, params.filter, params.excludeIds);
+    if (candidates.length === 0) return { keys: [], offsets: [] };
+    const top = new TopK(Math.min(k, candidates.length), this.tieAfter);
+    store.scan(query, candidates, top);
+    return top.drain();
+  }
+
+  /**
+   * Search through a sealed space's index: the planner picks the graph or an exact scan; a filter
+   * (and excluded ids) become the bitset of allowed ids, tombstones the deleted one. Index ids
+   * follow offsets, which follow point ids, so the index's tie order is point-id order too.
+   */
+  private searchDense(space: DenseSpace, query: Float32Array, k: number, params: SearchParams): Found {
+    if (space.size === 0) return { keys: [], offsets: [] };
+    const plan = params.filter === null ? null : this.plan(params.filter);
+    const cardinality = plan === null ? null : plan.candidates === null ? this.liveCount : plan.candidates.length;
+    const path = chooseSearchPath({
+      exact: params.exact === true,
+      indexed: space.indexed,
+      vectors: space.size,
+      dim: space.dim,
+      fullScanThresholdKb: params.fullScanThresholdKb ?? FULL_SCAN_THRESHOLD_KB_DEFAULT,
+      filterCardinality: cardinality,
+    });
+    let allowed: Uint8Array | null = null;
+    if (params.filter !== null || params.excludeIds.length > 0) {
+      const candidates = this.searchCandidates(space, params.filter, params.excludeIds);
+      if (candidates.length === 0) return { keys: [], offsets: [] };
+      allowed = new Uint8Array((space.index.count + 7) >>> 3);
+      for (const offset of candidates) {
+        const id = space.idOf[offset] as number;
+        allowed[id >>> 3] = (allowed[id >>> 3] as number) | (1 << (id & 7));
+      }
+    }
+    const options: DenseSearchOptions = {
+      k,
+      ef: params.hnswEf ?? space.indexParams.efConstruct,
+      exact: path === 'exact',
+      allowed,
+      deleted: space.deletedBits(),
+      // An exact search scores the float32 rows: quantized codes would make it approximate.
+      quantization: path === 'exact' ? EXACT_QUANTIZATION : (params.quantization ?? null),
+    };
+    const result = space.index.search(query, options);
+    const offsets = new Uint32Array(result.ids.length);
+    for (let i = 0; i < offsets.length; i++) offsets[i] = space.offsetOfId[result.ids[i] as number] as number;
+    return { keys: result.keys, offsets };
+  }
+
   /** Live offsets that have the vector, pass the filter and are not excluded, ascending. */
-  private searchCandidates(store: VectorStore, filter: Filter | null, excludeIds: readonly PointId[]): Uint32Array {
+  private searchCandidates(store: SegmentSpace, filter: Filter | null, excludeIds: readonly PointId[]): Uint32Array {
     const plan = this.plan(filter);
     const excluded = new Set<number>();
     for (const id of excludeIds) {
@@ -458,6 +668,11 @@ export class Segment implements SegmentContract {
     return this.matchingOffsets(filter).length;
   }
 
+  /** Ids of the live points passing `filter`, in offset order (resolving a filter before a write). */
+  idsMatching(filter: Filter): PointId[] {
+    return this.matchingOffsets(filter).map((offset) => this.ids[offset] as PointId);
+  }
+
   facet(params: FacetParams): FacetHit[] {
     const index = this.indexes.get(params.key);
     if (index === undefined || !index.supportsFacet) {
@@ -469,7 +684,7 @@ export class Segment implements SegmentContract {
     }
     const offsets = params.filter === null ? null : Uint32Array.from(this.matchingOffsets(params.filter));
     const hits: FacetHit[] = [...index.facetCounts(offsets)].map(([value, count]) => ({ value, count }));
-    hits.sort((a, b) => b.count - a.count || compareFacetValues(a.value, b.value));
+    hits.sort(compareFacetHits);
     return hits.slice(0, Math.max(0, params.limit));
   }
 
@@ -483,7 +698,7 @@ export class Segment implements SegmentContract {
     const vectors = new Map<string, number>();
     let vectorBytes = 0;
     for (const [name, store] of this.stores) {
-      vectors.set(name, store.size);
+      vectors.set(name, store.size - (this.deadRows.get(name) ?? 0));
       vectorBytes += store.bytesHeld;
     }
     return { points: this.liveCount, vectors, payloadBytesApprox: this.payloadBytes, vectorBytes };
@@ -604,6 +819,7 @@ export class Segment implements SegmentContract {
 }
 
 const OK: ApplyResult = Object.freeze({ ok: true });
+const EXACT_QUANTIZATION = Object.freeze({ ignore: true, rescore: true, oversampling: 1 });
 
 function selectPayload(payload: Payload, withPayload: WithPayload): Payload | null {
   switch (withPayload.kind) {
@@ -621,6 +837,11 @@ function selectPayload(payload: Payload, withPayload: WithPayload): Payload | nu
     default:
       return unreachable(withPayload, 'unknown with_payload');
   }
+}
+
+/** Facet order: larger counts first, then by value (booleans, integers, strings). */
+export function compareFacetHits(a: FacetHit, b: FacetHit): number {
+  return b.count - a.count || compareFacetValues(a.value, b.value);
 }
 
 function compareFacetValues(a: FacetValue, b: FacetValue): number {

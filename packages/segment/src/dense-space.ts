@@ -1,0 +1,108 @@
+// One named vector of a sealed segment: its rows live in a DenseIndex (with or without an HNSW
+// graph), and this maps the segment's point offsets to the index's ids. Points that lack the
+// vector have no id. A deleted point keeps its row (the graph still routes through it) and is
+// marked in a bitset over ids that every search passes to the index as `deleted`, until a vacuum
+// rebuilds the segment without it.
+import { assert } from '@shoal/common';
+import type { Distance, VectorParams } from '@shoal/common';
+import type { DenseIndex, DenseIndexParams, DenseMetric } from './dense/contract.js';
+
+/** How an index scores a distance: Cosine rows are unit length, so it is a dot product. */
+export function denseMetric(distance: Distance): DenseMetric {
+  switch (distance) {
+    case 'Cosine':
+    case 'Dot':
+      return 'dot';
+    case 'Euclid':
+      return 'l2';
+    case 'Manhattan':
+      return 'l1';
+  }
+}
+
+export class DenseSpace {
+  private readonly deleted: Uint8Array;
+  private liveCount: number;
+
+  /**
+   * `idOf[offset]` is the index id of the point at `offset` (-1: the point has no such vector);
+   * `offsetOfId[id]` the way back. `deleted` (bit per id) carries tombstones over from the
+   * space this one replaces; it is copied.
+   */
+  constructor(
+    readonly params: VectorParams,
+    readonly index: DenseIndex,
+    readonly idOf: Int32Array,
+    readonly offsetOfId: Uint32Array,
+    deleted: Uint8Array | null = null,
+  ) {
+    assert(offsetOfId.length === index.count, 'one offset per index id');
+    assert(index.params.dim === params.size, 'index dimension matches the vector space');
+    this.deleted = new Uint8Array((index.count + 7) >>> 3);
+    if (deleted !== null) this.deleted.set(deleted.subarray(0, this.deleted.length));
+    let dead = 0;
+    for (let id = 0; id < index.count; id++) if (this.isDeletedId(id)) dead++;
+    this.liveCount = index.count - dead;
+  }
+
+  get dim(): number {
+    return this.params.size;
+  }
+
+  /** Live points that have this vector. */
+  get size(): number {
+    return this.liveCount;
+  }
+
+  /** Whether the index holds an HNSW graph (false: every search scans). */
+  get indexed(): boolean {
+    return this.index.indexed;
+  }
+
+  get indexParams(): DenseIndexParams {
+    return this.index.params;
+  }
+
+  get bytesHeld(): number {
+    return this.index.memory().memoryBytes + this.idOf.byteLength + this.offsetOfId.byteLength + this.deleted.byteLength;
+  }
+
+  /** Whether the point at `offset` has a row (deleted or not: the segment's live flags say that). */
+  has(offset: number): boolean {
+    return offset < this.idOf.length && (this.idOf[offset] as number) >= 0;
+  }
+
+  /** A copy of the stored row (unit length for Cosine). */
+  get(offset: number): Float32Array {
+    const id = this.idOf[offset] as number;
+    assert(id >= 0, 'vector not present');
+    return this.index.row(id);
+  }
+
+  row(offset: number): Float32Array {
+    return this.get(offset);
+  }
+
+  /** Tombstone the point at `offset`: searches stop returning it; its row stays. */
+  remove(offset: number): void {
+    const id = this.idOf[offset] as number;
+    if (id < 0 || this.isDeletedId(id)) return;
+    this.deleted[id >>> 3] = (this.deleted[id >>> 3] as number) | (1 << (id & 7));
+    this.liveCount--;
+  }
+
+  isDeletedId(id: number): boolean {
+    return (((this.deleted[id >>> 3] as number) >>> (id & 7)) & 1) === 1;
+  }
+
+  /** The tombstones as a bitset over ids; read-only for callers (searches pass it to the index). */
+  deletedBits(): Uint8Array {
+    return this.deleted;
+  }
+
+  /** The same points over another index of the same rows (a graph built later); tombstones carry over. */
+  withIndex(index: DenseIndex): DenseSpace {
+    assert(index.count === this.index.count, 'a replacement index holds the same rows');
+    return new DenseSpace(this.params, index, this.idOf, this.offsetOfId, this.deleted);
+  }
+}
