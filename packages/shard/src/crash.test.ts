@@ -10,9 +10,9 @@ import {
   type PointOperation,
   type Rng,
 } from '@shoal/common';
-import type { SegmentSchema } from '@shoal/segment';
+import { createSegment, type SegmentSchema } from '@shoal/segment';
+import { InlineExecutor } from './executor.js';
 import { LocalShard, type LocalShardOptions } from './shard.js';
-import { TestSegment, testSegmentFactory } from './test-segment.js';
 
 // Seeded crash runs: concurrent updates and flushes on a file system that loses power at a
 // random I/O operation (dropping unsynced bytes, tearing the last write). After each crash the
@@ -84,7 +84,7 @@ function randomOp(rng: Rng): PointOperation {
 }
 
 /** The whole state as text, for comparison. */
-function dump(source: Pick<TestSegment, 'scroll'>): string {
+function dump(source: Pick<LocalShard, 'scroll'>): string {
   const page = source.scroll({ filter: null, offset: null, limit: 10_000, withPayload: all, withVector: true });
   const points = page.points.map((p) => [p.id, p.payload, [...(p.vectors ?? new Map<string, Float32Array>())].sort().map(([name, v]) => [name, Array.from(v)])]);
   return encodeJson(points).text;
@@ -117,7 +117,7 @@ async function runSeed(seed: number, totals: Totals): Promise<void> {
   const base = {
     dir: '/storage/collections/c/shards/0',
     schema,
-    segmentFactory: testSegmentFactory,
+    executor: new InlineExecutor(),
     walOptions: { segmentBytes: 256 + rng.int(1024) },
     flushPolicy: { walBytesMax: 300 + rng.int(3000), intervalMs: null },
     walKeepTail: rng.int(4),
@@ -150,7 +150,7 @@ async function runSeed(seed: number, totals: Totals): Promise<void> {
     totals.acknowledged += acked.length;
     totals.lost += acked.filter((seq) => seq > k).length + Math.max(0, history.length - k);
     expect(k).toBeLessThanOrEqual(issued.length);
-    const model = new TestSegment(schema);
+    const model = createSegment(schema);
     for (const op of issued.slice(0, k)) model.apply(op);
     if (dump(recovered) !== dump(model)) totals.mismatches++;
     history = issued.slice(0, k);

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryFileSystem, NodeFileSystem, type FileSystem, type PointOperation, type VectorParams } from '@shoal/common';
 import type { SegmentSchema } from '@shoal/segment';
+import { InlineExecutor } from './executor.js';
 import { LocalShard, type LocalShardOptions } from './shard.js';
-import { testSegmentFactory } from './test-segment.js';
 
 const space: VectorParams = { size: 3, distance: 'Dot', onDisk: null, datatype: null };
 const schema: SegmentSchema = { vectors: new Map([['', space]]) };
@@ -17,7 +17,7 @@ const upsert = (id: number, payload: Record<string, number | string> = { n: id }
 });
 
 function options(fs: FileSystem, extra: Partial<LocalShardOptions> = {}): LocalShardOptions {
-  return { fs, dir: '/storage/c/shards/0', schema, segmentFactory: testSegmentFactory, flushPolicy: { intervalMs: null }, ...extra };
+  return { fs, dir: '/storage/c/shards/0', schema, executor: new InlineExecutor(), flushPolicy: { intervalMs: null }, ...extra };
 }
 
 const ids = (shard: LocalShard): unknown[] =>

@@ -13,30 +13,32 @@ import {
   type WithPayload,
   type WithVector,
 } from '@shoal/common';
-import type {
-  ApplyResult,
-  FacetParams,
-  OrderedRecord,
-  OrderedScrollParams,
-  PayloadIndexInfo,
-  ScrollPage,
-  ScrollParams,
-  SearchParams,
-  SegmentContract,
-  SegmentSchema,
-  SegmentStats,
+import {
+  loadSegment,
+  type ApplyResult,
+  type FacetParams,
+  type OrderedRecord,
+  type OrderedScrollParams,
+  type PayloadIndexInfo,
+  type ScrollPage,
+  type ScrollParams,
+  type SearchParams,
+  type Segment,
+  type SegmentOptions,
+  type SegmentSchema,
+  type SegmentStats,
 } from '@shoal/segment';
 import { Wal, ensureDirDurable, parentDir, type WalOptions } from '@shoal/wal';
 import { decodeOperation, encodeOperation } from './codec.js';
+import { defaultOptimizerConfig, vectorConfig, type OptimizerConfig } from './config.js';
+import type { JobExecutor } from './executor.js';
 import { decodeImage, encodeImage } from './image.js';
+import { decodeManifestParts, encodeManifestParts, type Manifest } from './manifest.js';
+import { Optimizer, REAL_SCHEDULER, type OptimizerInfo, type OptimizerScheduler } from './optimizer.js';
+import { loadSealedSegment, tombstoneBits } from './sealed-load.js';
+import { SegmentSet, type SetEntry } from './segment-set.js';
 import { validateOperation } from './validate.js';
-
-/** How the shard makes and restores segments; the server passes the real segment implementation. */
-export interface SegmentFactory {
-  createSegment(schema: SegmentSchema): SegmentContract;
-  /** Rebuild a segment from the parts its serialize() returned. */
-  loadSegment(schema: SegmentSchema, bytes: Uint8Array[] | Uint8Array): SegmentContract;
-}
+import { sharedWorkerPool } from './worker-pool.js';
 
 export interface FlushPolicy {
   /**
@@ -64,10 +66,17 @@ export interface ShardLogEvent {
 
 export interface LocalShardOptions {
   readonly fs: FileSystem;
-  /** The shard's own directory (holds `segment.img` and `wal/`). */
+  /** The shard's own directory (holds `segment.img`, `wal/` and `segments/`). */
   readonly dir: string;
   readonly schema: SegmentSchema;
-  readonly segmentFactory: SegmentFactory;
+  /** How segments keep vectors (kernel choice in tests); default: what a server runs with. */
+  readonly segmentOptions?: SegmentOptions;
+  /** Indexing, merging and vacuuming; default: Qdrant's defaults. */
+  readonly optimizer?: OptimizerConfig;
+  /** Where optimization jobs run; default: the process's worker thread pool. */
+  readonly executor?: JobExecutor;
+  /** How the optimizer yields between slices of main-thread work and waits before retries. */
+  readonly scheduler?: OptimizerScheduler;
   readonly walOptions?: Partial<WalOptions>;
   readonly flushPolicy?: Partial<FlushPolicy>;
   readonly walKeepTail?: number;
@@ -81,13 +90,16 @@ export interface ShardUpdateResult {
 }
 
 export interface ShardInfo {
-  /** Seq of the last operation applied to the segment (== the WAL's last durable seq). */
+  /** Seq of the last operation applied to the segments (== the WAL's last durable seq). */
   readonly appliedSeq: number;
   /** Seq covered by the image on disk (0: no image yet). */
   readonly imageSeq: number;
   readonly walFirstSeq: number;
   readonly walFiles: number;
   readonly walBytesSinceFlush: number;
+  /** Sealed segments (with files) and frozen ones (waiting to be sealed), besides the appendable one. */
+  readonly sealedSegments: number;
+  readonly frozenSegments: number;
   /** Why the shard stopped taking writes, or null. */
   readonly failure: ShoalError | null;
 }
@@ -100,13 +112,22 @@ interface Waiting {
 }
 
 const IMAGE = 'segment.img';
+const SEGMENTS = 'segments';
 const systemClock: Clock = { nowMs: () => performance.now() };
+
+/** Files waiting to be deleted until an image taken after `after` snapshots is durable. */
+interface Retired {
+  readonly file: string;
+  readonly after: number;
+}
 
 /**
  * One local shard: every update is written to the WAL and fsynced before it is applied to
- * the in-memory segment and acknowledged; the segment is written to an image file from time
- * to time, after which the WAL below it is truncated. Opening loads the image and replays the
- * WAL records after it.
+ * the in-memory segments and acknowledged. The segments are one appendable segment plus sealed
+ * ones (SegmentSet), rebuilt in the background by the Optimizer. From time to time an image is
+ * written (the appendable segment, the list of sealed segments and their tombstones, all as of
+ * one seq), after which the WAL below it is truncated. Opening loads the image and the sealed
+ * segments' files and replays the WAL records after the image.
  */
 export class LocalShard {
   private appliedSeq: number;
@@ -122,18 +143,31 @@ export class LocalShard {
   private closing: Promise<void> | null = null;
   private state: 'open' | 'closing' | 'closed' = 'open';
   private timer: ReturnType<typeof setInterval> | null = null;
+  private readonly optimizer: Optimizer;
+  /** Next number for a segment or file; numbers are never reused. */
+  private nextNumber: number;
+  /** Images snapshotted so far; a file retired after n of them goes once a later one is durable. */
+  private snapshots = 0;
+  private retired: Retired[] = [];
+  /** Bumped by every swap, so that an image is written even when no update arrived. */
+  private setVersion = 0;
+  private imageSetVersion = 0;
 
   private constructor(
     private readonly options: LocalShardOptions,
     private readonly flushPolicy: FlushPolicy,
     private readonly clock: Clock,
-    private segment: SegmentContract,
+    private readonly set: SegmentSet,
     private readonly wal: Wal,
     imageSeq: number,
+    nextNumber: number,
+    optimizer: (shard: LocalShard) => Optimizer,
   ) {
     this.imageSeq = imageSeq;
     this.appliedSeq = wal.lastSeq;
+    this.nextNumber = nextNumber;
     this.lastFlushMs = clock.nowMs();
+    this.optimizer = optimizer(this);
     if (flushPolicy.intervalMs !== null) {
       this.timer = setInterval(() => this.flushInBackground(), flushPolicy.intervalMs);
       this.timer.unref();
@@ -145,10 +179,18 @@ export class LocalShard {
   }
 
   get schema(): SegmentSchema {
-    return this.segment.schema;
+    return this.set.schema;
   }
 
-  /** Load the image (if any) and replay the WAL after it. A bad image or WAL is ShoalError('storage'). */
+  private get segmentsDir(): string {
+    return `${this.options.dir}/${SEGMENTS}`;
+  }
+
+  /**
+   * Load the image (if any) and the sealed segments it names, replay the WAL after it, delete
+   * segment files nothing names (left by a crash). A bad image, segment file or WAL is
+   * ShoalError('storage').
+   */
   static async open(options: LocalShardOptions): Promise<LocalShard> {
     const { fs, dir } = options;
     const merged = { ...DEFAULT_FLUSH_POLICY, ...options.flushPolicy };
@@ -157,18 +199,53 @@ export class LocalShard {
       intervalMs: merged.intervalMs === null ? null : Math.max(merged.intervalMs, FLUSH_INTERVAL_MS_MIN),
     };
     await ensureDirDurable(fs, dir);
-    const { segment, imageSeq } = await loadImage(options);
+    await ensureDirDurable(fs, `${dir}/${SEGMENTS}`);
+    const { set, imageSeq, manifest } = await loadImage(options);
+    await removeOrphans(fs, `${dir}/${SEGMENTS}`, manifest);
+    const config = options.optimizer ?? defaultOptimizerConfig(options.schema);
     const wal = await Wal.open(fs, `${dir}/wal`, options.walOptions);
     if (wal.recovery.truncatedBytes > 0) {
       options.log?.({ level: 'warn', message: `shard ${dir}: cut a torn WAL tail of ${wal.recovery.truncatedBytes} bytes (${wal.recovery.problem ?? ''})` });
     }
+    const next = Math.max(manifest.next, 1 + Math.max(0, ...set.entries.map((e) => e.number)));
+    const executor = options.executor ?? sharedWorkerPool(config.maxOptimizationThreads);
+    const shard = new LocalShard(options, flushPolicy, options.clock ?? systemClock, set, wal, imageSeq, next, (self) =>
+      new Optimizer(self.optimizerHost(), executor, config, options.scheduler ?? REAL_SCHEDULER));
     try {
-      await replayWal(wal, segment, imageSeq, dir);
+      await replayWal(wal, (op) => shard.replayOne(op), imageSeq, dir);
     } catch (error) {
       await wal.close().catch(() => undefined);
       throw error;
     }
-    return new LocalShard(options, flushPolicy, options.clock ?? systemClock, segment, wal, imageSeq);
+    shard.optimizer.start();
+    return shard;
+  }
+
+  private optimizerHost(): ConstructorParameters<typeof Optimizer>[0] {
+    return {
+      set: this.set,
+      fs: this.options.fs,
+      segmentsDir: this.segmentsDir,
+      schema: this.set.schema,
+      segmentOptions: this.options.segmentOptions ?? {},
+      clock: this.clock,
+      allocateNumber: () => this.nextNumber++,
+      retire: (files) => {
+        for (const file of files) this.retired.push({ file, after: this.snapshots });
+      },
+      swapped: () => {
+        this.setVersion++;
+        this.flushInBackground();
+      },
+      failed: () => this.failure !== null || this.state !== 'open',
+      log: (event) => this.options.log?.(event),
+    };
+  }
+
+  /** Apply one operation replayed from the WAL at open. */
+  private replayOne(op: PointOperation): void {
+    this.set.apply(op);
+    this.optimizer.afterApply();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -183,7 +260,7 @@ export class LocalShard {
     if (blocked !== null) return Promise.reject(blocked);
     let record: Uint8Array;
     try {
-      validateOperation(op, this.segment.schema);
+      validateOperation(op, this.set.schema);
       record = encodeOperation(op);
     } catch (error) {
       return Promise.reject(error);
@@ -231,7 +308,8 @@ export class LocalShard {
       }
       let result: ApplyResult;
       try {
-        result = this.segment.apply(next.op);
+        result = this.set.apply(next.op);
+        this.optimizer.afterApply();
       } catch (error) {
         // The record is durable but could not be applied: the segment may be half-changed.
         this.markFailed(null, error);
@@ -266,16 +344,30 @@ export class LocalShard {
     if (due && this.flushing === null) this.flushInBackground();
   }
 
+  /** Whether the image is behind the shard (new updates, or a swap). */
+  private get imageBehind(): boolean {
+    return this.appliedSeq !== this.imageSeq || this.setVersion !== this.imageSetVersion;
+  }
+
+  /**
+   * An image can name only segments that have files: while a frozen segment waits to be sealed
+   * no image is written, so the WAL keeps every record after the last image (the frozen
+   * segment's points among them) until its files are durable.
+   */
+  private get canSnapshot(): boolean {
+    return this.set.entries.every((entry) => entry.state === 'sealed');
+  }
+
   private flushInBackground(): void {
-    if (this.appliedSeq === this.imageSeq || this.state !== 'open') return;
+    if (!this.imageBehind || !this.canSnapshot || this.state !== 'open') return;
     this.flush().catch((error: unknown) => {
       this.options.log?.({ level: 'error', message: `shard ${this.dir}: flush failed: ${String(error)}`, cause: error });
     });
   }
 
   /**
-   * Write the segment as of now to the image file (temp, fsync, rename, fsync dir), then
-   * truncate the WAL below it. Concurrent calls share one run.
+   * Write the image as of now (temp, fsync, rename, fsync dir), then truncate the WAL below it
+   * and delete the files of segments it no longer names. Concurrent calls share one run.
    */
   flush(): Promise<void> {
     this.flushing ??= this.writeImage().finally(() => {
@@ -287,26 +379,45 @@ export class LocalShard {
   private async writeImage(): Promise<void> {
     if (this.state === 'closed') throw new ShoalError('unavailable', `shard ${this.dir} is closed`);
     if (this.failure !== null) throw this.writeBlocked();
-    const seq = this.appliedSeq;
     this.lastFlushMs = this.clock.nowMs();
-    if (seq === this.imageSeq) return;
+    if (!this.imageBehind || !this.canSnapshot) return;
+    // One synchronous step: every part is the state as of `seq`. serialize() and the tombstone
+    // bitsets are copies: updates that apply while the file is written do not change them.
+    const seq = this.appliedSeq;
+    const setVersion = this.setVersion;
     const bytesCovered = this.walBytesSinceFlush;
-    // serialize() hands over buffers the segment no longer touches: updates that apply while
-    // the file is checksummed and written do not change this image of the state as of `seq`.
-    const parts = this.segment.serialize();
+    const snapshot = ++this.snapshots;
+    const entries = [...this.set.entries];
+    const manifest: Manifest = {
+      next: this.nextNumber,
+      segments: entries.map((entry) => {
+        const files = entry.files as NonNullable<SetEntry['files']>;
+        return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
+      }),
+    };
+    const parts = encodeManifestParts(manifest, entries.map((entry) => tombstoneBits(entry.segment)), this.set.appendable.serialize());
     await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, await encodeImage(seq, parts));
     this.imageSeq = seq;
+    this.imageSetVersion = setVersion;
     this.walBytesSinceFlush -= bytesCovered;
     // Only now may the WAL below `seq` go: the image that replaces it is durable.
     await this.wal.truncateBefore(seq + 1, this.options.walKeepTail ?? DEFAULT_WAL_KEEP_TAIL);
+    await this.deleteRetired(snapshot);
+  }
+
+  /** Files retired before image `snapshot` was taken: that image, now durable, does not name them. */
+  private async deleteRetired(snapshot: number): Promise<void> {
+    const due = this.retired.filter((r) => r.after < snapshot);
+    this.retired = this.retired.filter((r) => r.after >= snapshot);
+    for (const { file } of due) await this.options.fs.remove(`${this.segmentsDir}/${file}`);
   }
 
   // ---------------------------------------------------------------------------------------
   // Reads
 
-  private readable(): SegmentContract {
+  private readable(): SegmentSet {
     if (this.state === 'closed') throw new ShoalError('unavailable', `shard ${this.dir} is closed`);
-    return this.segment;
+    return this.set;
   }
 
   has(id: PointId): boolean {
@@ -315,8 +426,14 @@ export class LocalShard {
   retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector): Record_[] {
     return this.readable().retrieve(ids, withPayload, withVector);
   }
-  search(params: SearchParams): ScoredPoint[] {
-    return this.readable().search(params);
+  /**
+   * Every segment's best, merged. The vector's full_scan_threshold comes from the config unless
+   * the caller sets it; `indexedOnly` skips segments still waiting for their graph.
+   */
+  search(params: SearchParams & { readonly indexedOnly?: boolean }): ScoredPoint[] {
+    const config = this.optimizer.currentConfig;
+    const fullScanThresholdKb = params.fullScanThresholdKb ?? vectorConfig(config, params.vectorName).fullScanThresholdKb;
+    return this.readable().search({ ...params, fullScanThresholdKb }, config.indexingThresholdKb);
   }
   scroll(params: ScrollParams): ScrollPage {
     return this.readable().scroll(params);
@@ -334,7 +451,24 @@ export class LocalShard {
     return this.readable().payloadIndexes();
   }
   stats(): SegmentStats {
-    return this.readable().stats();
+    const stats = this.readable().stats();
+    const { status, error } = this.optimizer.info();
+    return { ...stats, optimizer: { status: this.failure !== null ? 'red' : status, error: this.failure?.message ?? error } };
+  }
+
+  /** The optimizer's state: Qdrant's collection status and optimizer_status. */
+  optimizerInfo(): OptimizerInfo {
+    return this.optimizer.info();
+  }
+
+  /** New indexing / optimizer settings (a collection PATCH): mismatched segments are rebuilt. */
+  reconfigure(config: OptimizerConfig): void {
+    this.optimizer.setConfig(config);
+  }
+
+  /** Resolves once no optimization job runs (tests, tools). */
+  optimizerIdle(): Promise<void> {
+    return this.optimizer.idle();
   }
 
   info(): ShardInfo {
@@ -344,6 +478,8 @@ export class LocalShard {
       walFirstSeq: this.wal.firstSeq,
       walFiles: this.wal.fileCount,
       walBytesSinceFlush: this.walBytesSinceFlush,
+      sealedSegments: this.set.entries.filter((e) => e.state === 'sealed').length,
+      frozenSegments: this.set.entries.filter((e) => e.state === 'frozen').length,
       failure: this.failure,
     };
   }
@@ -361,9 +497,11 @@ export class LocalShard {
     this.state = 'closing';
     if (this.timer !== null) clearInterval(this.timer);
     await Promise.all([...this.inflight]);
+    // No swap after this: a job cut short leaves only files that no image names.
+    await this.optimizer.stop();
     await this.flushing?.catch(() => undefined);
     try {
-      if (flush && this.failure === null && this.appliedSeq !== this.imageSeq) {
+      if (flush && this.failure === null && this.imageBehind && this.canSnapshot) {
         this.flushing = this.writeImage();
         await this.flushing;
       }
@@ -382,19 +520,42 @@ export class LocalShard {
   }
 }
 
-async function loadImage(options: LocalShardOptions): Promise<{ segment: SegmentContract; imageSeq: number }> {
+async function loadImage(options: LocalShardOptions): Promise<{ set: SegmentSet; imageSeq: number; manifest: Manifest }> {
   const path = `${options.dir}/${IMAGE}`;
+  const segmentOptions = options.segmentOptions ?? {};
   const bytes = await options.fs.readFile(path);
-  if (bytes === null) return { segment: options.segmentFactory.createSegment(options.schema), imageSeq: 0 };
+  if (bytes === null) return { set: new SegmentSet(options.schema, segmentOptions), imageSeq: 0, manifest: { next: 1, segments: [] } };
   const image = decodeImage(bytes, path);
+  const { manifest, tombstones, appendable: parts } = decodeManifestParts(image.parts, path);
+  let appendable: Segment;
   try {
-    return { segment: options.segmentFactory.loadSegment(options.schema, image.parts), imageSeq: image.seq };
+    appendable = loadSegment(options.schema, parts, segmentOptions);
   } catch (error) {
     throw new ShoalError('storage', `segment image ${path} could not be loaded: ${String(error)}`, { cause: error });
   }
+  const set = new SegmentSet(options.schema, segmentOptions, appendable);
+  const indexes = appendable.indexDefinitions();
+  for (let i = 0; i < manifest.segments.length; i++) {
+    const described = manifest.segments[i] as Manifest['segments'][number];
+    const dir = `${options.dir}/${SEGMENTS}`;
+    set.entries.push(await loadSealedSegment(options.fs, dir, options.schema, segmentOptions, described, tombstones[i] as Uint8Array, indexes));
+  }
+  return { set, imageSeq: image.seq, manifest };
 }
 
-async function replayWal(wal: Wal, segment: SegmentContract, imageSeq: number, dir: string): Promise<void> {
+/** Delete what the image does not name in the segments directory: files of jobs a crash cut short, retired files. */
+async function removeOrphans(fs: FileSystem, dir: string, manifest: Manifest): Promise<void> {
+  const named = new Set(manifest.segments.flatMap((s) => [s.points, ...s.dense.map(([, file]) => file)]));
+  let removed = false;
+  for (const name of await fs.list(dir)) {
+    if (named.has(name)) continue;
+    await fs.remove(`${dir}/${name}`);
+    removed = true;
+  }
+  if (removed) await fs.syncDir(dir);
+}
+
+async function replayWal(wal: Wal, apply: (op: PointOperation) => void, imageSeq: number, dir: string): Promise<void> {
   if (wal.lastSeq < imageSeq) {
     throw new ShoalError('storage', `shard ${dir}: the WAL ends at seq ${wal.lastSeq}, before the image's seq ${imageSeq}`);
   }
@@ -404,7 +565,7 @@ async function replayWal(wal: Wal, segment: SegmentContract, imageSeq: number, d
   await wal.replay(imageSeq + 1, (seq, payload) => {
     const op = decodeOperation(payload);
     try {
-      segment.apply(op);
+      apply(op);
     } catch (error) {
       throw new ShoalError('storage', `shard ${dir}: replaying WAL seq ${seq} failed: ${String(error)}`, { cause: error });
     }

@@ -1,0 +1,60 @@
+// What the shard image (segment.img) holds besides the appendable segment: the list of sealed
+// segments with their files, and each one's tombstones, all taken in one synchronous step at the
+// image's seq. The image container (image.ts) stays as it was; its first part is the manifest:
+//   "SHOALMAN" | u32 version | JSON {next, segments: [{number, points, dense: [[name, file]], offsets}]}
+// then one tombstone bitset per sealed segment (bit i: offset i deleted), then the appendable
+// segment's parts. An image written before sealed segments existed has no manifest part: all its
+// parts are the appendable segment.
+import { ShoalError } from '@shoal/common';
+
+const MAGIC = new TextEncoder().encode('SHOALMAN');
+const VERSION = 1;
+
+export interface ManifestSegment {
+  readonly number: number;
+  readonly points: string;
+  readonly dense: readonly (readonly [string, string])[];
+  /** Offsets in the segment (live and tombstoned): the tombstone bitset's length in bits. */
+  readonly offsets: number;
+}
+
+export interface Manifest {
+  /** Next number free for a segment or file. */
+  readonly next: number;
+  readonly segments: readonly ManifestSegment[];
+}
+
+export interface ManifestImage {
+  readonly manifest: Manifest;
+  /** Per segment of the manifest, its tombstones. */
+  readonly tombstones: readonly Uint8Array[];
+  readonly appendable: Uint8Array[];
+}
+
+export function encodeManifestParts(manifest: Manifest, tombstones: readonly Uint8Array[], appendable: readonly Uint8Array[]): Uint8Array[] {
+  const json = new TextEncoder().encode(JSON.stringify(manifest));
+  const head = new Uint8Array(MAGIC.length + 4 + json.length);
+  head.set(MAGIC, 0);
+  new DataView(head.buffer).setUint32(MAGIC.length, VERSION, true);
+  head.set(json, MAGIC.length + 4);
+  return [head, ...tombstones, ...appendable];
+}
+
+export function decodeManifestParts(parts: Uint8Array[], path: string): ManifestImage {
+  const first = parts[0];
+  if (first === undefined || first.length < MAGIC.length + 4 || !MAGIC.every((b, i) => first[i] === b)) {
+    return { manifest: { next: 1, segments: [] }, tombstones: [], appendable: parts };
+  }
+  const version = new DataView(first.buffer, first.byteOffset, first.byteLength).getUint32(MAGIC.length, true);
+  if (version !== VERSION) throw new ShoalError('storage', `shard image ${path}: unknown manifest version ${version}`);
+  const manifest = JSON.parse(new TextDecoder().decode(first.subarray(MAGIC.length + 4))) as Manifest;
+  const count = manifest.segments.length;
+  if (parts.length < 1 + count) throw new ShoalError('storage', `shard image ${path}: tombstones of ${count} segments missing`);
+  const tombstones = parts.slice(1, 1 + count);
+  manifest.segments.forEach((segment, i) => {
+    if ((tombstones[i] as Uint8Array).length !== (segment.offsets + 7) >>> 3) {
+      throw new ShoalError('storage', `shard image ${path}: tombstones of segment ${segment.number} have the wrong length`);
+    }
+  });
+  return { manifest, tombstones, appendable: parts.slice(1 + count) };
+}
