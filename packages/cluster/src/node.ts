@@ -561,7 +561,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const ctx = this.context(options, this.timing.readTimeoutMs);
     const infos = await Promise.all([...collection.sets.values()].map((set) =>
       // Best effort: a shard without a readable replica counts as empty here rather than failing the whole answer.
-      set.read(DEFAULT_READ_CONSISTENCY, ctx, (r) => r.info(ctx), (answers) => answers[0]!).catch(() => null),
+      set.read(DEFAULT_READ_CONSISTENCY, ctx, (r, c) => r.info(c), (answers) => answers[0]!).catch(() => null),
     ));
     let points = 0;
     const fieldPoints = new Map<string, number>();
@@ -663,7 +663,9 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       const placesPoints = w.op.kind === 'upsert' || w.op.kind === 'update_vectors';
       return { op: w.op, groups: target.route(w.shardKey, placesPoints) };
     });
-    const ctx = this.context(options, this.timing.writeTimeoutMs);
+    // No abort signal: a client that goes away does not cut a write short on some replicas (which
+    // would get them marked Dead); the write runs to its deadline.
+    const ctx: CallContext = { deadlineMs: options.deadlineMs ?? performance.now() + this.timing.writeTimeoutMs };
     const policy = { writeConsistencyFactor: target.meta.config.writeConsistencyFactor, ordering: options.ordering, wait: options.wait };
     for (const { op, groups } of routed) {
       const perGroup = await Promise.all(groups.map(async (group) => {
@@ -693,7 +695,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const ctx = this.context(options, this.timing.readTimeoutMs);
     const consistency = options.consistency ?? DEFAULT_READ_CONSISTENCY;
     const shardIds = groups.flatMap((g) => g.shardIds);
-    return Promise.all(shardIds.map((id) => target.set(id).read(consistency, ctx, (r) => call(r, ctx), combine)));
+    return Promise.all(shardIds.map((id) => target.set(id).read(consistency, ctx, call, combine)));
   }
 
   async retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]> {
@@ -707,7 +709,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const consistency = options.consistency ?? DEFAULT_READ_CONSISTENCY;
     const byShard = [...target.shardsForIds(groups, ids)];
     const lists = await Promise.all(byShard.map(([shard, part]) =>
-      target.set(shard).read(consistency, ctx, (r) => r.retrieve(part, withPayload, withVector, ctx), resolveById),
+      target.set(shard).read(consistency, ctx, (r, c) => r.retrieve(part, withPayload, withVector, c), resolveById),
     ));
     return lists.flat();
   }

@@ -36,7 +36,9 @@ export class RemoteReplica implements ShardReplica {
   ) {}
 
   async update(op: PointOperation, lead: LeadOrdering | null, ctx: CallContext): Promise<ApplyResult> {
-    return wire.decodeApplyResult(await this.send('Update', wire.encodeUpdate({ lead, op }), ctx));
+    // A leader gets 90% of what is left, so its answer (or its failure) arrives before our deadline.
+    const leadTimeoutMs = lead === null ? null : Math.max(1, (ctx.deadlineMs - performance.now()) * 0.9);
+    return wire.decodeApplyResult(await this.send('Update', wire.encodeUpdate({ lead, leadTimeoutMs, op }), ctx));
   }
 
   async retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, ctx: CallContext): Promise<Record_[]> {

@@ -14,7 +14,7 @@ export interface ReplicaHost {
   localReplica(address: ShardAddress): Promise<Replica>;
   /** Leads a write: applies it here, then sends it to the shard's other replicas (ordering medium / strong). */
   leadWrite(address: ShardAddress, op: PointOperation, lead: LeadOrdering, ctx: CallContext): Promise<ApplyResult>;
-  /** How long a led write may take, ms (the caller's deadline is not sent along). */
+  /** The longest a led write may take here, ms (the caller sends its own, shorter budget). */
   readonly leadTimeoutMs: number;
 }
 
@@ -33,7 +33,8 @@ async function answer(host: ReplicaHost, method: PointsMethod, address: ShardAdd
   if (method === 'Update') {
     const call = wire.decodeUpdate(body);
     if (call.lead !== null) {
-      const ctx: CallContext = { deadlineMs: performance.now() + host.leadTimeoutMs, signal };
+      // Not the caller's signal: a led write runs to its end on every replica once started.
+      const ctx: CallContext = { deadlineMs: performance.now() + Math.min(call.leadTimeoutMs ?? host.leadTimeoutMs, host.leadTimeoutMs) };
       return wire.encodeApplyResult(await host.leadWrite(address, call.op, call.lead, ctx));
     }
     const { result } = await (await host.localReplica(address)).update(call.op);

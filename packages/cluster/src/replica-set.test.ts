@@ -152,9 +152,9 @@ describe('ReplicaSet reads', () => {
     f.replicas.get(1)!.records = [rec(1), rec(2), rec(3)];
     f.replicas.get(2)!.behaviour = 'unreachable';
     f.replicas.get(3)!.records = [rec(3), rec(1)];
-    const got = await f.set.read({ kind: 'factor', n: 2 }, ctx(), (r) => r.retrieve([1, 2, 3], { kind: 'none' }, false, ctx()), resolveById);
+    const got = await f.set.read({ kind: 'factor', n: 2 }, ctx(), (r, c) => r.retrieve([1, 2, 3], { kind: 'none' }, false, c), resolveById);
     expect(got.map((r) => r.id)).toEqual([1, 3]);
-    expect(await failure(() => f.set.read({ kind: 'factor', n: 4 }, ctx(), (r) => r.count(null, ctx()), resolveCount))).toMatch(/asks 4 replicas.*3 are Active/);
+    expect(await failure(() => f.set.read({ kind: 'factor', n: 4 }, ctx(), (r, c) => r.count(null, c), resolveCount))).toMatch(/asks 4 replicas.*3 are Active/);
   });
 
   it('quorum keeps what most replicas hold; a request error is not retried elsewhere', async () => {
@@ -162,16 +162,23 @@ describe('ReplicaSet reads', () => {
     f.replicas.get(1)!.countValue = 10;
     f.replicas.get(2)!.countValue = 12;
     f.replicas.get(3)!.countValue = 12;
-    expect(await f.set.read({ kind: 'quorum' }, ctx(), (r) => r.count(null, ctx()), resolveCount)).toBe(12);
-    expect(await f.set.read({ kind: 'all' }, ctx(), (r) => r.count(null, ctx()), resolveCount)).toBe(10);
+    expect(await f.set.read({ kind: 'quorum' }, ctx(), (r, c) => r.count(null, c), resolveCount)).toBe(12);
+    expect(await f.set.read({ kind: 'all' }, ctx(), (r, c) => r.count(null, c), resolveCount)).toBe(10);
     f.replicas.get(1)!.behaviour = 'refuse';
-    expect(await failure(() => f.set.read({ kind: 'factor', n: 1 }, ctx(), (r) => r.count(null, ctx()), resolveCount))).toBe('Bad request: no');
+    expect(await failure(() => f.set.read({ kind: 'factor', n: 1 }, ctx(), (r, c) => r.count(null, c), resolveCount))).toBe('Bad request: no');
+  });
+
+  it('replaces a replica that does not answer before the read runs out of time', async () => {
+    const f = fixture(['Active', 'Active']);
+    f.replicas.get(1)!.behaviour = 'hang';
+    f.replicas.get(2)!.countValue = 4;
+    expect(await f.set.read({ kind: 'factor', n: 1 }, ctx(400), (r, c) => r.count(null, c), resolveCount)).toBe(4);
   });
 
   it('fails when not enough replicas answer', async () => {
     const f = fixture(['Active', 'Active']);
     f.replicas.get(1)!.behaviour = 'unreachable';
     f.replicas.get(2)!.behaviour = 'unreachable';
-    expect(await failure(() => f.set.read({ kind: 'majority' }, ctx(), (r) => r.count(null, ctx()), resolveCount))).toMatch(/0 of the 2 replicas/);
+    expect(await failure(() => f.set.read({ kind: 'majority' }, ctx(), (r, c) => r.count(null, c), resolveCount))).toMatch(/0 of the 2 replicas/);
   });
 });

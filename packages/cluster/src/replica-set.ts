@@ -30,6 +30,13 @@ export type ReadConsistency =
 
 export const DEFAULT_READ_CONSISTENCY: ReadConsistency = { kind: 'factor', n: 1 };
 
+/**
+ * Share of a write's remaining time its replicas get to answer; the rest is left for marking the
+ * replicas that did not answer Dead (a Raft commit, which may wait for an election). A silent
+ * replica costs a write two thirds of its timeout, not all of it and then a failure.
+ */
+const REPLICA_SHARE_OF_WRITE = 2 / 3;
+
 export type WriteOrdering = 'weak' | 'medium' | 'strong';
 
 export interface WritePolicy {
@@ -131,7 +138,9 @@ export class ReplicaSet {
     if (active < required) {
       throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has ${active} Active replicas, write_consistency_factor needs ${required}`);
     }
-    const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, ctx)));
+    // Replicas get part of the budget: what is left is for marking the ones that fail Dead.
+    const replicaCtx: CallContext = { ...ctx, deadlineMs: performance.now() + (ctx.deadlineMs - performance.now()) * REPLICA_SHARE_OF_WRITE };
+    const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, replicaCtx)));
     const local = targets.findIndex((r) => this.host.isLocal(r.peer) && countsForWrites(r.state));
     if (!policy.wait && local >= 0) {
       const own = await calls[local]!;
@@ -173,7 +182,12 @@ export class ReplicaSet {
    * by the next one while the deadline allows, and combines the answers: `combine(answers,
    * threshold)` keeps what at least `threshold` answers hold.
    */
-  async read<T>(consistency: ReadConsistency, ctx: CallContext, call: (r: ShardReplica) => Promise<T>, combine: (answers: T[], threshold: number) => T): Promise<T> {
+  async read<T>(
+    consistency: ReadConsistency,
+    ctx: CallContext,
+    call: (r: ShardReplica, ctx: CallContext) => Promise<T>,
+    combine: (answers: T[], threshold: number) => T,
+  ): Promise<T> {
     const readable = this.readOrder(this.current().replicas.filter((r) => servesReads(r.state)));
     const total = readable.length;
     if (total === 0) throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has no Active replica to read from`);
@@ -184,11 +198,15 @@ export class ReplicaSet {
     const answers: T[] = [];
     const errors: unknown[] = [];
     let next = 0;
-    const attempt = async (): Promise<void> => {
+    const worker = async (): Promise<void> => {
       while (answers.length < plan.answers && next < total) {
         const replica = readable[next++]!;
+        // While other replicas could stand in, one gets half of the time left: a silent replica
+        // (a partition, a frozen process) is replaced before the read's deadline.
+        const now = performance.now();
+        const attempt = next < total ? { ...ctx, deadlineMs: now + (ctx.deadlineMs - now) / 2 } : ctx;
         try {
-          answers.push(await call(this.host.replica(replica.peer)));
+          answers.push(await call(this.host.replica(replica.peer), attempt));
           return;
         } catch (error) {
           // A refusal of the request itself (bad input) is the same on every replica.
@@ -197,7 +215,7 @@ export class ReplicaSet {
         }
       }
     };
-    await Promise.all(Array.from({ length: plan.parallel }, attempt));
+    await Promise.all(Array.from({ length: plan.parallel }, worker));
     if (answers.length < plan.answers) {
       throw new ShoalError('unavailable', `Service unavailable: ${answers.length} of the ${plan.answers} replicas of shard ${this.shardId} the read needs answered (${errorMessage(errors[0])})`);
     }

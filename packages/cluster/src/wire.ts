@@ -41,12 +41,14 @@ function fromBytes(bytes: Uint8Array, what: string): unknown {
 
 export interface UpdateCall {
   readonly lead: LeadOrdering | null;
+  /** A led write's budget on the leader, ms (the caller's remaining time, less a margin for the answer). */
+  readonly leadTimeoutMs: number | null;
   readonly op: PointOperation;
 }
 
 /** u32 LE header length, the header JSON, then the operation as a shard WAL record. */
 export function encodeUpdate(call: UpdateCall): Uint8Array {
-  const header = utf8.encode(JSON.stringify({ lead: call.lead }));
+  const header = utf8.encode(JSON.stringify({ lead: call.lead, leadTimeoutMs: call.leadTimeoutMs }));
   const op = encodeOperation(call.op);
   const out = new Uint8Array(4 + header.length + op.length);
   new DataView(out.buffer).setUint32(0, header.length, true);
@@ -59,9 +61,11 @@ export function decodeUpdate(bytes: Uint8Array): UpdateCall {
   if (bytes.length < 4) throw new ShoalError('bad_request', 'malformed update call');
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
   if (4 + length > bytes.length) throw new ShoalError('bad_request', 'malformed update call');
-  const header = JSON.parse(utf8Decode.decode(bytes.subarray(4, 4 + length))) as { lead?: unknown };
+  const header = JSON.parse(utf8Decode.decode(bytes.subarray(4, 4 + length))) as { lead?: unknown; leadTimeoutMs?: unknown };
   const lead = header.lead === 'medium' || header.lead === 'strong' ? header.lead : null;
-  return { lead, op: decodeOperation(bytes.slice(4 + length)) };
+  const t = header.leadTimeoutMs;
+  const leadTimeoutMs = typeof t === 'number' && Number.isFinite(t) && t > 0 ? t : null;
+  return { lead, leadTimeoutMs, op: decodeOperation(bytes.slice(4 + length)) };
 }
 
 export const encodeApplyResult = (result: ApplyResult): Uint8Array => toBytes(result);
