@@ -96,3 +96,30 @@ export function denseQuantization(config: QuantizationConfig | null): DenseQuant
   if (scalar === undefined || scalar === null) return null;
   return { kind: 'int8', quantile: scalar.quantile ?? 1, alwaysRam: scalar.always_ram ?? false };
 }
+
+/**
+ * Qdrant's collection status over this node's shards: red if an optimizer failed, yellow while
+ * one works or has work due, grey when work is due but optimization is disabled, green otherwise;
+ * segments and vectors in HNSW graphs summed.
+ */
+export function localOptimizerSummary(replicas: Iterable<Replica>): {
+  status: 'green' | 'yellow' | 'grey' | 'red';
+  error: string | null;
+  indexedVectors: number;
+  segments: number;
+} {
+  const rank = { green: 0, grey: 1, yellow: 2, red: 3 } as const;
+  let status: 'green' | 'yellow' | 'grey' | 'red' = 'green';
+  let error: string | null = null;
+  let indexedVectors = 0;
+  let segments = 0;
+  for (const replica of replicas) {
+    const stats = replica.stats();
+    indexedVectors += stats.indexedVectors ?? 0;
+    segments += stats.segments ?? 1;
+    const shard = stats.optimizer ?? { status: 'green', error: null };
+    if (rank[shard.status] > rank[status]) status = shard.status;
+    error ??= shard.error;
+  }
+  return { status, error, indexedVectors, segments };
+}

@@ -63,6 +63,7 @@ import { mergeFacets, mergeOrdered, mergeScroll, resolveById, resolveCount, reso
 import { RemoteReplica, type PointsCaller, type ShardAddress } from './remote-replica.js';
 import { servePoints, type ReplicaHost } from './replica-service.js';
 import { DEFAULT_READ_CONSISTENCY, ReplicaSet, type Replica, type ReplicaSetHost } from './replica-set.js';
+import { localOptimizerSummary, reconfigureLocalShard } from './local-storage.js';
 import { LocalShardReplica, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
 export interface LocalNodeOptions {
@@ -274,6 +275,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
         const meta = state.collections.get(name);
         if (collection === undefined || meta === undefined) break;
         collection.meta = meta;
+        // A PATCH of hnsw / optimizers / quantization config reaches the live local shards.
+        if (op.kind === 'update_collection') for (const replica of collection.local.values()) reconfigureLocalShard(replica, meta.config);
         await this.syncLocalReplicas(collection);
         break;
       }
@@ -574,13 +577,13 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     for (const [field, params] of collection.meta.payloadIndexes) {
       payloadSchema.set(field, { dataType: params.type, params, points: fieldPoints.get(field) ?? 0 });
     }
+    const optimizers = localOptimizerSummary(collection.local.values());
     return {
-      status: 'green',
-      optimizerStatus: { ok: true },
+      status: optimizers.status,
+      optimizerStatus: optimizers.error === null ? { ok: true } : { error: optimizers.error },
       pointsCount: points,
-      // No vector index exists yet: every search is an exact scan, so nothing is indexed.
-      indexedVectorsCount: 0,
-      segmentsCount: collection.sets.size,
+      indexedVectorsCount: optimizers.indexedVectors,
+      segmentsCount: optimizers.segments,
       config: collection.meta.config,
       payloadSchema,
     };
@@ -737,6 +740,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       withPayload: request.withPayload,
       withVector: request.withVector,
       excludeIds,
+      exact: request.exact,
+      hnswEf: request.hnswEf,
     };
     const lists = await this.readShards(target, groups, options, (r, ctx) => r.search(params, ctx), resolveById);
     return mergeTopK(lists, distance, request.offset, request.limit);
