@@ -159,7 +159,6 @@ export function parseCreateCollection(body: unknown, limits: Limits): Collection
     : parseVectorsConfig(vectorsRaw, 'vectors', limits);
   const method = opt(o, 'sharding_method');
   const shardingMethod = method === undefined ? 'auto' : asEnum(method, 'sharding_method', ['auto', 'custom'] as const);
-  if (shardingMethod === 'custom') throw unsupported('sharding_method: custom');
   const hnswRaw = opt(o, 'hnsw_config');
   const optRaw = opt(o, 'optimizers_config');
   const walRaw = opt(o, 'wal_config');
