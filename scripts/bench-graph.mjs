@@ -1,16 +1,18 @@
-// The HNSW graph alone, single thread, plain-JS scoring: build rate, then an ef sweep with
-// recall@10 against exact search, QPS and distance evaluations per query. No peers here; the
-// figure that does not drift with machine load is distance evaluations per query.
+// One DenseIndex (packages/segment/src/dense) alone, single thread: build rate, then an ef sweep
+// with recall@10 against exact search, QPS and distance evaluations per query. No peers here
+// (scripts/bench has them); the figure that does not drift with machine load is distance
+// evaluations per query.
 //
 //   npm run build && node scripts/bench-graph.mjs [--points 100000] [--dim 128] [--queries 500]
-//     [--clusters 0] [--metric l2|dot] [--m 16] [--ef-construct 100] [--efs 16,32,64,128,256,512]
+//     [--clusters 0] [--metric l2|dot|l1] [--m 16] [--ef-construct 100] [--efs 16,32,64,128,256,512]
+//     [--implementation wasm-simd|js] [--int8] [--quantile 1] [--oversampling 2]
 //
 // --clusters 0 draws standard Gaussian vectors; --clusters C > 0 a mixture of C Gaussians
 // (centres N(0, 1), spread 0.35), closer to real embeddings.
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { seededRng } from '../packages/common/dist/index.js';
-import { HnswGraph, createJsScorer } from '../packages/segment/dist/hnsw/index.js';
+import { buildDenseIndex, defaultKernelImplementation } from '../packages/segment/dist/index.js';
 
 /** Common's seeded generator (mulberry32), as a plain () => [0, 1) function. */
 const seededRngNext = (seed) => seededRng(seed).next;
@@ -26,6 +28,10 @@ const { values } = parseArgs({
     'ef-construct': { type: 'string', default: '100' },
     efs: { type: 'string', default: '16,32,64,128,256,512' },
     rounds: { type: 'string', default: '3' },
+    implementation: { type: 'string', default: '' },
+    int8: { type: 'boolean', default: false },
+    quantile: { type: 'string', default: '1' },
+    oversampling: { type: 'string', default: '2' },
   },
 });
 const N = Number(values.points);
@@ -34,7 +40,15 @@ const Q = Number(values.queries);
 const CLUSTERS = Number(values.clusters);
 const METRIC = values.metric;
 const K = 10;
-const PARAMS = { m: Number(values.m), efConstruct: Number(values['ef-construct']) };
+const IMPLEMENTATION = values.implementation || defaultKernelImplementation();
+const PARAMS = {
+  dim: DIM, metric: METRIC, m: Number(values.m), efConstruct: Number(values['ef-construct']), seed: 42,
+  quantization: values.int8 ? { kind: 'int8', quantile: Number(values.quantile), alwaysRam: true } : null,
+};
+const SEARCH = {
+  k: 10, exact: false, allowed: null, deleted: null,
+  quantization: values.int8 ? { ignore: false, rescore: true, oversampling: Number(values.oversampling) } : null,
+};
 const EFS = values.efs.split(',').map(Number);
 const ROUNDS = Number(values.rounds);
 
@@ -68,7 +82,7 @@ function exactScore(data, id, query) {
   for (let j = 0; j < DIM; j++) {
     const a = data[id * DIM + j];
     const b = query[j];
-    s += METRIC === 'dot' ? a * b : -(a - b) * (a - b);
+    s += METRIC === 'dot' ? a * b : METRIC === 'l1' ? -Math.abs(a - b) : -(a - b) * (a - b);
   }
   return s;
 }
@@ -90,18 +104,18 @@ const all = vectors(N + Q, 1);
 const data = all.subarray(0, N * DIM);
 const queries = all.subarray(N * DIM);
 const query = (q) => queries.subarray(q * DIM, (q + 1) * DIM);
-const scorer = createJsScorer(data, DIM, METRIC);
-
 let t = performance.now();
-const graph = HnswGraph.build(N, PARAMS, scorer, seededRng(42));
+const index = buildDenseIndex(data, N, PARAMS, { implementation: IMPLEMENTATION });
 const buildSeconds = (performance.now() - t) / 1000;
+const memory = index.memory();
 
 t = performance.now();
 const kth = Array.from({ length: Q }, (_, q) => kthBest(data, query(q)));
 const truthSeconds = (performance.now() - t) / 1000;
 
-console.log(`HNSW graph, plain-JS scorer: ${N} x ${DIM} ${CLUSTERS > 0 ? `mixture of ${CLUSTERS}` : 'Gaussian'}, ${METRIC}, m ${PARAMS.m}, ef_construct ${PARAMS.efConstruct}, ${Q} queries, node ${process.version}`);
-console.log(`build: ${buildSeconds.toFixed(1)} s, ${Math.round(N / buildSeconds)} inserts/s, ${Math.round(graph.buildEvaluations / N)} distance evaluations per insert, max level ${graph.store.maxLevel}`);
+const traversal = values.int8 ? `int8 traversal (quantile ${values.quantile}), f32 rescoring of ${values.oversampling}k` : 'f32';
+console.log(`DenseIndex (${IMPLEMENTATION}, ${traversal}): ${N} x ${DIM} ${CLUSTERS > 0 ? `mixture of ${CLUSTERS}` : 'Gaussian'}, ${METRIC}, m ${PARAMS.m}, ef_construct ${PARAMS.efConstruct}, ${Q} queries, node ${process.version}`);
+console.log(`build: ${buildSeconds.toFixed(1)} s, ${Math.round(N / buildSeconds)} inserts/s; memory ${Math.round(memory.memoryBytes / N)} bytes per vector (vectors ${Math.round(memory.vectorBytes / N)}, codes ${Math.round(memory.quantizedBytes / N)}, graph ${Math.round(memory.graphBytes / N)})`);
 console.log(`exact search (ground truth, f64): ${((truthSeconds / Q) * 1000).toFixed(1)} ms per query`);
 console.log('');
 console.log('| ef | recall@10 | QPS (best of ' + ROUNDS + ') | distance evaluations / query | % of a full scan |');
@@ -110,14 +124,14 @@ for (const ef of EFS) {
   let hits = 0;
   let evaluations = 0;
   for (let q = 0; q < Q; q++) {
-    const r = graph.search(query(q), K, { ef });
-    evaluations += r.distanceEvaluations;
+    const r = index.search(query(q), { ...SEARCH, ef });
+    evaluations += r.evaluations;
     for (const id of r.ids) if (exactScore(data, id, query(q)) >= kth[q] - 1e-9 * Math.abs(kth[q])) hits++;
   }
   let best = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const start = performance.now();
-    for (let q = 0; q < Q; q++) graph.search(query(q), K, { ef });
+    for (let q = 0; q < Q; q++) index.search(query(q), { ...SEARCH, ef });
     best = Math.max(best, Q / ((performance.now() - start) / 1000));
   }
   const perQuery = evaluations / Q;

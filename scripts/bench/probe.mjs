@@ -4,7 +4,7 @@
 // repeated looks at search speed skip the builds. `npm run bench` is the benchmark of record.
 //
 //   node scripts/bench/probe.mjs [--dataset glove] [--quick] [--efs 64,128,256] [--engines f32,int8,hnswlib]
-//     [--oversampling 2] [--reuse] [--rounds 3] [--seed 42]
+//     [--oversampling 2] [--quantile 1] [--reuse] [--rounds 3] [--seed 42]
 import { createRequire } from 'node:module';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     reuse: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
     seed: { type: 'string', default: '42' },
+    quantile: { type: 'string', default: '1' },
   },
 });
 const spec = datasetSpec(values.dataset, values.quick);
@@ -42,9 +43,9 @@ mkdirSync(tmp, { recursive: true });
 function ours(int8) {
   const params = {
     dim: spec.dim, metric: spec.metric, m: M, efConstruct: EF_CONSTRUCT, seed: SEED,
-    quantization: int8 ? { kind: 'int8', quantile: 0.99, alwaysRam: true } : null,
+    quantization: int8 ? { kind: 'int8', quantile: Number(values.quantile), alwaysRam: true } : null,
   };
-  const file = join(tmp, `probe-${spec.key}-${int8 ? 'int8' : 'f32'}-s${SEED}.dense`);
+  const file = join(tmp, `probe-${spec.key}-${int8 ? `int8-q${values.quantile}` : 'f32'}-s${SEED}.dense`);
   let index;
   let seconds = null;
   if (values.reuse && existsSync(file)) {

@@ -1,4 +1,4 @@
-// HNSW graph over internal ids, in flat typed arrays. Not yet wired into Segment.search.
+// HNSW graph over internal ids, in flat typed arrays: the JS path of ../dense (DenseIndex).
 export { HnswGraph, randomLevel } from './graph.js';
 export type { HnswParams, HnswResult, HnswSearchOptions } from './graph.js';
 export { serializeGraph, loadGraph } from './codec.js';
