@@ -73,7 +73,11 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
   );
 
   app.get('/collections/:name/aliases', (c) =>
-    respond(c, options, async () => aliasesJson(service.listAliases(c.req.param('name')))),
+    respond(c, options, async () => {
+      // A collection this node does not know yet: catch up with the cluster before the 404.
+      await service.collectionExists(c.req.param('name'), requestOptions(c));
+      return aliasesJson(service.listAliases(c.req.param('name')));
+    }),
   );
 
   app.put('/collections/:name/index', (c) =>
