@@ -21,12 +21,6 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; Sum of the four lanes of an f32x4, pairwise: (l0 + l1) + (l2 + l3).
-  (func $hsum_f32x4 (param $v v128) (result f32)
-    (f32.add
-      (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
-      (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
-
   ;; ---------------------------------------------------------------- f32 dot product
   ;; Four independent accumulators (16 floats per step) so that adds do not wait on each
   ;; other; then whole f32x4 chunks into the first accumulator; then up to 3 scalar values.
@@ -63,10 +57,15 @@
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 4)))
         (br_if $by1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    ;; The four lanes summed pairwise, (l0 + l1) + (l2 + l3), written out here rather than called:
+    ;; V8 does not inline wasm calls, and this runs once per row.
+    (local.set $s0 (f32x4.add
+      (f32x4.add (local.get $s0) (local.get $s1))
+      (f32x4.add (local.get $s2) (local.get $s3))))
     (f32.add
-      (call $hsum_f32x4 (f32x4.add
-        (f32x4.add (local.get $s0) (local.get $s1))
-        (f32x4.add (local.get $s2) (local.get $s3))))
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0)))
+        (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0))))
       (local.get $tail)))
 
   ;; ---------------------------------------------------------------- f32 squared L2
@@ -105,10 +104,15 @@
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 4)))
         (br_if $by1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    ;; The four lanes summed pairwise, (l0 + l1) + (l2 + l3), written out here rather than called:
+    ;; V8 does not inline wasm calls, and this runs once per row.
+    (local.set $s0 (f32x4.add
+      (f32x4.add (local.get $s0) (local.get $s1))
+      (f32x4.add (local.get $s2) (local.get $s3))))
     (f32.add
-      (call $hsum_f32x4 (f32x4.add
-        (f32x4.add (local.get $s0) (local.get $s1))
-        (f32x4.add (local.get $s2) (local.get $s3))))
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0)))
+        (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0))))
       (local.get $tail)))
 
   ;; ---------------------------------------------------------------- f32 L1
@@ -145,10 +149,15 @@
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (local.set $b (i32.add (local.get $b) (i32.const 4)))
         (br_if $by1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    ;; The four lanes summed pairwise, (l0 + l1) + (l2 + l3), written out here rather than called:
+    ;; V8 does not inline wasm calls, and this runs once per row.
+    (local.set $s0 (f32x4.add
+      (f32x4.add (local.get $s0) (local.get $s1))
+      (f32x4.add (local.get $s2) (local.get $s3))))
     (f32.add
-      (call $hsum_f32x4 (f32x4.add
-        (f32x4.add (local.get $s0) (local.get $s1))
-        (f32x4.add (local.get $s2) (local.get $s3))))
+      (f32.add
+        (f32.add (f32x4.extract_lane 0 (local.get $s0)) (f32x4.extract_lane 1 (local.get $s0)))
+        (f32.add (f32x4.extract_lane 2 (local.get $s0)) (f32x4.extract_lane 3 (local.get $s0))))
       (local.get $tail)))
 
   ;; ---------------------------------------------------------------- int8 dot product
