@@ -2,7 +2,7 @@
 // image and sealed segments. The server and the tests open storage the same way.
 import type { FileSystem } from '@shoal/common';
 import type { CollectionConfig, CollectionMeta, HnswConfig, QuantizationConfig } from '@shoal/meta';
-import type { DenseQuantization } from '@shoal/segment';
+import { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN, type DenseQuantization } from '@shoal/segment';
 import { LocalShard, cpuCount, resolveMaxSegmentSizeKb, type OptimizerConfig, type ShardLogEvent, type VectorIndexConfig } from '@shoal/shard';
 import { Wal } from '@shoal/wal';
 import { MetadataStore, type MetaLog, type MetaSourceOpener } from './metadata-store.js';
@@ -64,8 +64,9 @@ export function shardOptimizerConfig(config: CollectionConfig): OptimizerConfig 
     const override = config.vectorOverrides.get(name);
     const hnsw: HnswConfig = { ...config.hnsw, ...definedOnly(override?.hnsw_config ?? {}) };
     vectors.set(name, {
-      m: hnsw.m,
-      efConstruct: hnsw.ef_construct,
+      // The graph code takes m of 0 (no graph) or 2..256 and ef_construct of 1..65,536.
+      m: hnsw.m === 0 ? 0 : Math.min(HNSW_M_MAX, Math.max(HNSW_M_MIN, hnsw.m)),
+      efConstruct: Math.min(HNSW_EF_MAX, Math.max(1, hnsw.ef_construct)),
       fullScanThresholdKb: hnsw.full_scan_threshold,
       quantization: denseQuantization(override?.quantization_config ?? config.quantization),
     });

@@ -53,6 +53,11 @@ export interface SearchParams {
    * segment (or a filter's matches) smaller than this is scanned exactly. Default 10,000.
    */
   readonly fullScanThresholdKb?: number;
+  /**
+   * Qdrant's params.indexed_only: a shard skips its segments that are big enough to need a graph
+   * but do not have one yet. A single segment ignores it.
+   */
+  readonly indexedOnly?: boolean;
   /** Qdrant's params.quantization for graph walks; null: the index's defaults (use codes, rescore). */
   readonly quantization?: { readonly ignore: boolean; readonly rescore: boolean; readonly oversampling: number } | null;
 }

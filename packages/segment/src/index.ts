@@ -14,3 +14,4 @@ export { DenseSpace, denseMetric } from './dense-space.js';
 export { chooseSearchPath, vectorKb, vectorsInKb, VECTOR_KB_BYTES } from './search-plan.js';
 export type { SearchPath, SearchPathInput } from './search-plan.js';
 export { VectorStore } from './vector-store.js';
+export { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN } from './hnsw/limits.js';

@@ -34,3 +34,10 @@ export const RETRY_DELAY_MS_MAX = 60_000;
 
 /** Segments merged by one job at most: bounds the job's memory (all sources stay until the swap). */
 export const MERGE_SOURCES_MAX = 8;
+
+/**
+ * An optimization worker with nothing to do ends after this long (ms). Starting one costs tens of
+ * milliseconds; an idle one keeps its heap, and with it the shared memories of the indexes it
+ * touched, until its next collection, which an idle thread may never run.
+ */
+export const WORKER_IDLE_MS = 5_000;

@@ -27,7 +27,7 @@ import { LocalShard, type LocalShardOptions } from './shard.js';
 // facet, ordered scroll and exact search exactly; graph search by recall.
 
 const SOAK = process.env['SHOAL_SOAK'] === '1';
-const SEEDS = Number(process.env["SHOAL_MODEL_SEEDS"] ?? (SOAK ? 200 : 16));
+const SEEDS = Number(process.env["SHOAL_MODEL_SEEDS"] ?? (SOAK ? 200 : 32));
 const STEPS = SOAK ? 1500 : 400;
 
 const schema: SegmentSchema = {

@@ -182,7 +182,7 @@ export class SegmentSet {
    * segments that should have a graph for this vector (at least `indexingThresholdKb`) but do
    * not have one yet (Qdrant's search_params.indexed_only).
    */
-  search(params: SearchParams & { readonly indexedOnly?: boolean }, indexingThresholdKb: number): ScoredPoint[] {
+  search(params: SearchParams, indexingThresholdKb: number): ScoredPoint[] {
     const depth = params.limit + params.offset;
     if (depth <= 0) return [];
     const lists: ScoredPoint[][] = [];

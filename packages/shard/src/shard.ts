@@ -430,7 +430,7 @@ export class LocalShard {
    * Every segment's best, merged. The vector's full_scan_threshold comes from the config unless
    * the caller sets it; `indexedOnly` skips segments still waiting for their graph.
    */
-  search(params: SearchParams & { readonly indexedOnly?: boolean }): ScoredPoint[] {
+  search(params: SearchParams): ScoredPoint[] {
     const config = this.optimizer.currentConfig;
     const fullScanThresholdKb = params.fullScanThresholdKb ?? vectorConfig(config, params.vectorName).fullScanThresholdKb;
     return this.readable().search({ ...params, fullScanThresholdKb }, config.indexingThresholdKb);

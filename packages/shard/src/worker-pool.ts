@@ -7,6 +7,7 @@ import { ShoalError, type ErrorKind } from '@shoal/common';
 import { cpuCount } from './config.js';
 import type { JobExecutor } from './executor.js';
 import type { JobInput, JobOutput } from './job.js';
+import { WORKER_IDLE_MS } from './limits.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 interface Pending {
@@ -22,6 +23,7 @@ interface Pending {
 interface PoolWorker {
   readonly worker: Worker;
   job: Pending | null;
+  idleTimer: ReturnType<typeof setTimeout> | null;
 }
 
 /** The compiled worker script; tests run this file from src/, the script from dist/. */
@@ -83,6 +85,8 @@ export class WorkerPool implements JobExecutor {
       if (slot === undefined) return;
       this.queue.shift();
       slot.job = job;
+      if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
+      slot.idleTimer = null;
       slot.worker.ref();
       const request: WorkerRequest = { id: job.id, input: job.input };
       slot.worker.postMessage(request, inputTransferList(job.input));
@@ -90,7 +94,7 @@ export class WorkerPool implements JobExecutor {
   }
 
   private spawn(): PoolWorker {
-    const slot: PoolWorker = { worker: new Worker(this.script), job: null };
+    const slot: PoolWorker = { worker: new Worker(this.script), job: null, idleTimer: null };
     slot.worker.unref();
     slot.worker.on('message', (reply: WorkerReply) => this.onReply(slot, reply));
     slot.worker.on('error', (error) => this.drop(slot, error));
@@ -104,6 +108,12 @@ export class WorkerPool implements JobExecutor {
     if (job === null || job.id !== reply.id) return;
     slot.job = null;
     slot.worker.unref();
+    // An idle worker ends after a while: its heap (and the shared memories of indexes it built or
+    // read, which stay alive until that heap is collected) goes with it.
+    slot.idleTimer = setTimeout(() => {
+      if (slot.job === null) this.drop(slot, null);
+    }, WORKER_IDLE_MS);
+    slot.idleTimer.unref();
     if ('output' in reply) {
       this.jobsRun++;
       this.settle(job, reply.output, null);
@@ -118,6 +128,7 @@ export class WorkerPool implements JobExecutor {
     const at = this.workers.indexOf(slot);
     if (at < 0) return;
     this.workers.splice(at, 1);
+    if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     if (slot.job !== null) this.settle(slot.job, null, error);
     slot.job = null;
     void slot.worker.terminate();
