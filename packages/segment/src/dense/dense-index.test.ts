@@ -233,6 +233,22 @@ describe.each(IMPLEMENTATIONS)('DenseIndex (%s)', (implementation) => {
     expect(Array.from(all.ids).sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i));
   });
 
+  it('breaks ties on the smaller id, graph and exact alike', () => {
+    const dim = 8;
+    const rows = new Float32Array(200 * dim);
+    for (let id = 0; id < 200; id++) rows.fill(id < 100 ? 1 : 2, id * dim, (id + 1) * dim);
+    for (const quantization of [null, { kind: 'int8', quantile: 1, alwaysRam: true } as const]) {
+      const index = buildDenseIndex(rows, 200, params({ dim, m: 4, quantization }), engine);
+      const query = new Float32Array(dim).fill(1);
+      for (const exact of [true, false]) {
+        const got = index.search(query, options({ exact, ef: 200 }));
+        expect(Array.from(got.ids)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+        // -0 or +0: both are the zero distance.
+        expect(Array.from(got.keys).every((key) => key === 0)).toBe(true);
+      }
+    }
+  });
+
   it('reports its memory', () => {
     const { data } = dataset(1000, 0, 24, 'l2', 6);
     const plain = buildDenseIndex(data, 1000, params(), engine).memory();

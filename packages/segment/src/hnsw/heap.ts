@@ -1,6 +1,8 @@
 // A binary min-heap over two parallel typed arrays (keys, ids): no object per entry and no
 // allocation per push once the capacity is reached. The graph uses it twice: results keyed by
 // score (the worst result on top, to evict), candidates keyed by -score (the best on top).
+// Among equal keys the larger id is on top, so equal scores leave the smaller ids in the results
+// (as the WebAssembly search and the exact scans do).
 import { assert } from '@shoal/common';
 
 export class IdHeap {
@@ -64,7 +66,7 @@ function siftUp(keys: Float64Array, ids: Uint32Array, hole: number, key: number,
   while (i > 0) {
     const parent = (i - 1) >> 1;
     const pk = keys[parent] as number;
-    if (pk <= key) break;
+    if (pk < key || (pk === key && (ids[parent] as number) > id)) break;
     keys[i] = pk;
     ids[i] = ids[parent] as number;
     i = parent;
@@ -79,13 +81,18 @@ function siftDown(keys: Float64Array, ids: Uint32Array, n: number, key: number, 
     let child = 2 * i + 1;
     if (child >= n) break;
     const right = child + 1;
-    if (right < n && (keys[right] as number) < (keys[child] as number)) child = right;
+    if (right < n && below(keys[right] as number, ids[right] as number, keys[child] as number, ids[child] as number)) child = right;
     const ck = keys[child] as number;
-    if (ck >= key) break;
+    if (!below(ck, ids[child] as number, key, id)) break;
     keys[i] = ck;
     ids[i] = ids[child] as number;
     i = child;
   }
   keys[i] = key;
   ids[i] = id;
+}
+
+/** Whether entry (k1, i1) belongs above (k2, i2): a smaller key, or an equal key and a larger id. */
+function below(k1: number, i1: number, k2: number, i2: number): boolean {
+  return k1 < k2 || (k1 === k2 && i1 > i2);
 }
