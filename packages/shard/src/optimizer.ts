@@ -20,7 +20,7 @@
 // in. Payload indexes of the result are built from the shard's definitions, and checked again
 // right before the swap. Files are durable before the swap; the sources' files are deleted only
 // once an image that no longer names them is durable.
-import { ShoalError, assert, encodeJson, writeFileAtomic, type Clock, type FileSystem, type PayloadIndexParams, type PointId } from '@shoal/common';
+import { ShoalError, assert, encodeJson, writeFileAtomic, type FileSystem, type PayloadIndexParams, type PointId } from '@shoal/common';
 import {
   DenseSpace,
   Segment,
@@ -67,7 +67,6 @@ export interface OptimizerHost {
   readonly segmentsDir: string;
   readonly schema: SegmentSchema;
   readonly segmentOptions: SegmentOptions;
-  readonly clock: Clock;
   /** A number never used before by this shard, for a segment or a file. */
   allocateNumber(): number;
   /** Files no segment names any more, to delete once an image without them is durable. */
@@ -95,7 +94,8 @@ export class Optimizer {
   private readonly running = new Set<Running>();
   private error: string | null = null;
   private failures = 0;
-  private retryAtMs = 0;
+  /** After a failure, no optimization starts until the backoff delay passed. */
+  private backingOff = false;
   private started = false;
   private stopped = false;
 
@@ -180,7 +180,7 @@ export class Optimizer {
     if (frozen !== undefined) return { kind: 'build', reason: 'seal', sources: [frozen] };
     if (!ignoreLimits) {
       const optimizing = [...this.running].filter((job) => job.spec.reason !== 'seal').length;
-      if (optimizing >= this.config.maxOptimizationThreads || this.host.clock.nowMs() < this.retryAtMs) return null;
+      if (optimizing >= this.config.maxOptimizationThreads || this.backingOff) return null;
     }
     const sealed = idle.filter((e) => e.state === 'sealed');
     return this.planVacuum(sealed) ?? this.planMerge(sealed) ?? this.planIndex(sealed);
@@ -274,7 +274,6 @@ export class Optimizer {
   private succeeded(): void {
     this.error = null;
     this.failures = 0;
-    this.retryAtMs = 0;
   }
 
   private failed(spec: JobSpec, error: unknown): void {
@@ -283,9 +282,12 @@ export class Optimizer {
     this.error = `${spec.reason} of segment ${spec.sources.map((e) => e.number).join('+')} failed: ${message}`;
     this.failures++;
     const delay = Math.min(RETRY_DELAY_MS_MAX, RETRY_DELAY_MS_MIN * 2 ** (this.failures - 1));
-    this.retryAtMs = this.host.clock.nowMs() + delay;
+    this.backingOff = true;
     this.host.log({ level: 'error', message: `${this.error}; retrying in ${delay} ms`, cause: error });
-    void this.scheduler.sleep(delay).then(() => this.kick());
+    void this.scheduler.sleep(delay).then(() => {
+      this.backingOff = false;
+      this.kick();
+    });
   }
 
   private alive(signal: AbortSignal): void {

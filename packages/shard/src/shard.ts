@@ -228,7 +228,6 @@ export class LocalShard {
       segmentsDir: this.segmentsDir,
       schema: this.set.schema,
       segmentOptions: this.options.segmentOptions ?? {},
-      clock: this.clock,
       allocateNumber: () => this.nextNumber++,
       retire: (files) => {
         for (const file of files) this.retired.push({ file, after: this.snapshots });
@@ -370,9 +369,18 @@ export class LocalShard {
    * and delete the files of segments it no longer names. Concurrent calls share one run.
    */
   flush(): Promise<void> {
-    this.flushing ??= this.writeImage().finally(() => {
-      this.flushing = null;
-    });
+    this.flushing ??= this.writeImage().then(
+      () => {
+        this.flushing = null;
+        // A swap during this run is not in its image: write the next one, which lets the
+        // swapped-out files go.
+        if (this.setVersion !== this.imageSetVersion) this.flushInBackground();
+      },
+      (error: unknown) => {
+        this.flushing = null;
+        throw error;
+      },
+    );
     return this.flushing;
   }
 
