@@ -269,7 +269,9 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       case 'delete_shard_key':
       case 'start_transfer':
       case 'finish_transfer':
-      case 'abort_transfer': {
+      case 'abort_transfer':
+      case 'restart_transfer':
+      case 'remove_replica': {
         const name = op.kind === 'update_collection' ? op.name : op.collection;
         const collection = this.collections.get(name);
         const meta = state.collections.get(name);
@@ -280,6 +282,14 @@ export class LocalNode implements CollectionsService, ReplicaHost {
         await this.syncLocalReplicas(collection);
         break;
       }
+      case 'remove_peer':
+        for (const collection of this.collections.values()) {
+          const meta = state.collections.get(collection.name);
+          if (meta === undefined || meta === collection.meta) continue;
+          collection.meta = meta;
+          await this.syncLocalReplicas(collection);
+        }
+        break;
       case 'change_aliases':
         break;
       default:
@@ -853,6 +863,11 @@ function refusalError(refusal: MetaRefusal): ShoalError {
       return notFound(`Shard transfer of shard ${refusal.shard} to peer ${refusal.to} not found`);
     case 'replica_not_found':
       return notFound(`Shard ${refusal.shard} has no replica on peer ${refusal.peer}`);
+    case 'bad_transfer':
+    case 'bad_replica_change':
+      return badRequest(`Bad request: ${refusal.reason}`);
+    case 'peer_has_replicas':
+      return badRequest(`Bad request: peer ${refusal.peer} still holds ${refusal.replicas} shard replica(s); move them away first, or remove it with force=true`);
     default:
       return unreachable(refusal);
   }

@@ -5,3 +5,4 @@ export * from './defaults.js';
 export * from './replicas.js';
 export * from './placement.js';
 export * from './limits.js';
+export * from './transfers.js';

@@ -17,3 +17,14 @@ export const SHARDS_PER_COLLECTION_MAX = 4096;
 
 /** Most replicas of one shard. Each write goes to all of them. */
 export const REPLICAS_PER_SHARD_MAX = 64;
+
+/**
+ * Transfers one peer may receive at once, over all collections (Qdrant's
+ * incoming_shard_transfers_limit default). Each copies a whole shard and forwards every write the
+ * source applies meanwhile: more at once recover a restarted node's replicas sooner, but split its
+ * disk and network between them and slow its own writes more.
+ */
+export const TRANSFERS_IN_PER_PEER_MAX = 1;
+
+/** Transfers one peer may send at once, over all collections (outgoing_shard_transfers_limit). Same trade-off on the source. */
+export const TRANSFERS_OUT_PER_PEER_MAX = 1;

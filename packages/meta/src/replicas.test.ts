@@ -81,16 +81,20 @@ describe('placement and replica states in the metadata', () => {
     const { state } = run([activate(1, 0), activate(2, 0), activate(1, 0)], created);
     expect(replica(state, 'a', 0, 1)).toEqual({ peer: 1, state: 'Active', generation: 2 });
     expect(replica(state, 'a', 0, 2)).toEqual({ peer: 2, state: 'Active', generation: 3 });
-    // A Dead mark decided on generation 2 applies once; the replica is re-activated at 6; the same
-    // stale mark sent again must not kill it.
+    // A Dead mark decided on generation 2 applies once; a Dead replica is never made Active by a
+    // state change (only a finished transfer brings it back), and the same stale mark sent again
+    // after a recovery must not kill it.
     const dead: MetaOperation = { kind: 'set_replica_states', collection: 'a', incarnation: 1, changes: [{ shard: 0, peer: 1, expect: { state: 'Active', generation: 2 }, state: 'Dead' }] };
     const afterDead = run([dead], state).state;
     expect(replica(afterDead, 'a', 0, 1)?.state).toBe('Dead');
-    const revived = run([
-      { kind: 'set_replica_states', collection: 'a', incarnation: 1, changes: [{ shard: 0, peer: 1, expect: { state: 'Dead', generation: 5 }, state: 'Active' }] },
+    const revive: MetaOperation = { kind: 'set_replica_states', collection: 'a', incarnation: 1, changes: [{ shard: 0, peer: 1, expect: { state: 'Dead', generation: 5 }, state: 'Active' }] };
+    expect(replica(run([revive], afterDead).state, 'a', 0, 1)).toEqual({ peer: 1, state: 'Dead', generation: 5 });
+    const recovered = run([
+      { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 0, from: 2, to: 1, sync: true, method: 'stream_records' },
+      { kind: 'finish_transfer', collection: 'a', incarnation: 1, shard: 0, from: 2, to: 1, transferId: 6 },
       dead,
     ], afterDead).state;
-    expect(replica(revived, 'a', 0, 1)).toEqual({ peer: 1, state: 'Active', generation: 6 });
+    expect(replica(recovered, 'a', 0, 1)).toEqual({ peer: 1, state: 'Active', generation: 7, storage: 6 });
   });
 
   it('never takes the last Active replica of a shard away', () => {
@@ -140,21 +144,23 @@ describe('placement and replica states in the metadata', () => {
     expect(auto.outcomes).toEqual([true, false]);
   });
 
-  it('records transfers: the receiver is Partial, then Active (and a move drops the source) or Dead', () => {
+  it('records transfers: the receiver is Partial, then Active (and a move drops the source) or removed', () => {
     const base = run([{ kind: 'create_collection', name: 'a', config: auto3, routing: ring, placement: [[1], [2], [3]], initialState: 'Active' }]).state;
     const { state, outcomes } = run([
       { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 0, from: 1, to: 2, sync: false, method: 'stream_records' },
-      { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 0, from: 1, to: 2, sync: false, method: 'stream_records' },
+      { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 0, from: 1, to: 3, sync: false, method: 'stream_records' },
+      { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 2, from: 3, to: 1, sync: true, method: 'snapshot' },
+      { kind: 'finish_transfer', collection: 'a', incarnation: 1, shard: 0, from: 1, to: 2, transferId: 2 },
       { kind: 'start_transfer', collection: 'a', incarnation: 1, shard: 1, from: 2, to: 3, sync: true, method: 'snapshot' },
-      { kind: 'finish_transfer', collection: 'a', incarnation: 1, shard: 0, to: 2 },
       { kind: 'abort_transfer', collection: 'a', incarnation: 1, shard: 1, to: 3 },
       { kind: 'abort_transfer', collection: 'a', incarnation: 1, shard: 1, to: 3 },
     ], base);
-    expect(outcomes).toEqual([true, false, true, true, true, false]);
+    // The second start: one transfer per shard; the third: peer 1 sends one already.
+    expect(outcomes).toEqual([true, false, false, true, true, true, false]);
     const meta = state.collections.get('a')!;
     expect(meta.transfers).toEqual([]);
-    expect(meta.shards.get(0)?.replicas).toEqual([{ peer: 2, state: 'Active', generation: 5 }]);
-    expect(meta.shards.get(1)?.replicas.map((r) => [r.peer, r.state])).toEqual([[2, 'Active'], [3, 'Dead']]);
+    expect(meta.shards.get(0)?.replicas).toEqual([{ peer: 2, state: 'Active', generation: 5, storage: 2 }]);
+    expect(meta.shards.get(1)?.replicas.map((r) => [r.peer, r.state])).toEqual([[2, 'Active']]);
   });
 
   it('decodes a state stored before placement as modulo routing with local Active replicas', () => {

@@ -83,6 +83,14 @@ export interface ReplicaMeta {
    * failed before a transfer re-activated the replica) is refused instead of undoing a newer one.
    */
   readonly generation: number;
+  /**
+   * Which copy of the data this replica is: absent for the replica placed when its shard was
+   * created, else the index of the transfer that filled it (a stream or snapshot transfer starts
+   * its target on empty storage of its own). A node keeps the replica's files in a directory
+   * named by it, so a transfer cut short by a crash never leaves half-copied data in the
+   * directory of the next one.
+   */
+  readonly storage?: number;
 }
 
 export interface ShardMeta {
@@ -94,6 +102,13 @@ export interface ShardMeta {
    * `ordering=strong` writes; `medium` uses the first one that is alive.
    */
   readonly replicas: readonly ReplicaMeta[];
+  /**
+   * Log index of the last entry that changed which replicas take this shard's writes directly
+   * (a transfer started, finished or restarted, a replica removed); absent means 0. A replica
+   * refuses a write decided on metadata older than this: the coordinator catches up and sends it
+   * again to the replicas it then sees, so no write decided on an old view skips a new replica.
+   */
+  readonly fence?: number;
 }
 
 /**
@@ -113,8 +128,28 @@ export interface ShardTransfer {
   /** true: the source keeps its replica (replication); false: a move. */
   readonly sync: boolean;
   readonly method: TransferMethod;
-  /** Log index of the entry that started it. */
+  /**
+   * Log index of the entry that started it (or last restarted it): the transfer's id. Finish and
+   * abort name it, so an entry decided about an earlier transfer of the same shard does nothing.
+   */
   readonly startedIndex: number;
+  /** The source replica's generation at the start: a finish requires it unchanged (still Active, never Dead meanwhile). */
+  readonly sourceGeneration: number;
+  /** true: the start created the target replica, and an abort removes it; false: the target was Dead and goes back to Dead. */
+  readonly createdTarget: boolean;
+}
+
+/** The transfer of `shard` in `transfers`, if one runs (at most one per shard). */
+export function transferOfShard(transfers: readonly ShardTransfer[], shard: number): ShardTransfer | undefined {
+  return transfers.find((t) => t.shard === shard);
+}
+
+/**
+ * Whether the replica on `peer` is the target of a transfer that fills it from the source alone
+ * (stream_records, snapshot): such a replica takes no direct writes, its source forwards them.
+ */
+export function isTransferTarget(transfers: readonly ShardTransfer[], shard: number, peer: number): boolean {
+  return transfers.some((t) => t.shard === shard && t.to === peer);
 }
 
 /** A replica state change, applied only if the replica is still at `expect`. */

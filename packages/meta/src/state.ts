@@ -5,6 +5,15 @@ import { assert, type PayloadIndexParams } from '@shoal/common';
 import type { AliasAction, CollectionConfig, CollectionPatch, MetaOperation, Placement } from './types.js';
 import { REPLICAS_PER_SHARD_MAX, RING_VNODES_MAX, SHARDS_PER_COLLECTION_MAX } from './limits.js';
 import {
+  abortBrokenTransfers,
+  abortTransfer,
+  finishTransfer,
+  removePeer,
+  removeReplica,
+  restartTransfer,
+  startTransfer,
+} from './transfers.js';
+import {
   formatShardKey,
   sameShardKey,
   type ReplicaChange,
@@ -68,7 +77,12 @@ export type MetaRefusal =
   | { readonly code: 'shard_key_not_found'; readonly key: ShardKey }
   | { readonly code: 'transfer_exists'; readonly shard: number; readonly to: number }
   | { readonly code: 'transfer_not_found'; readonly shard: number; readonly to: number }
-  | { readonly code: 'replica_not_found'; readonly shard: number; readonly peer: number };
+  | { readonly code: 'replica_not_found'; readonly shard: number; readonly peer: number }
+  /** A transfer that cannot start, finish or restart as asked (the reason says why). */
+  | { readonly code: 'bad_transfer'; readonly reason: string }
+  /** A replica that cannot be removed (the only one, the last Active one). */
+  | { readonly code: 'bad_replica_change'; readonly reason: string }
+  | { readonly code: 'peer_has_replicas'; readonly peer: number; readonly replicas: number };
 
 export type ApplyOutcome = { readonly ok: true } | { readonly ok: false; readonly refusal: MetaRefusal };
 
@@ -109,17 +123,28 @@ function applyOperation(state: MetaState, index: number, op: MetaOperation): App
         return null;
       });
     case 'set_replica_states':
-      return changeCollection(state, op.collection, op.incarnation, (meta) => ({ ...meta, shards: applyReplicaChanges(meta.shards, op.changes, index) }));
+      return changeCollection(state, op.collection, op.incarnation, (meta) =>
+        abortBrokenTransfers({ ...meta, shards: applyReplicaChanges(meta, op.changes, index) }, index),
+      );
     case 'create_shard_key':
       return changeCollection(state, op.collection, op.incarnation, (meta) => createShardKey(meta, op.key, op.placement, op.initialState, index));
     case 'delete_shard_key':
       return changeCollection(state, op.collection, op.incarnation, (meta) => deleteShardKey(meta, op.key));
     case 'start_transfer':
-      return changeCollection(state, op.collection, op.incarnation, (meta) => startTransfer(meta, op, index));
+      return changeCollection(state, op.collection, op.incarnation, (meta) => startTransfer(state, meta, op, index));
     case 'finish_transfer':
-      return changeCollection(state, op.collection, op.incarnation, (meta) => endTransfer(meta, op.shard, op.to, 'finish', index));
+      return changeCollection(state, op.collection, op.incarnation, (meta) => finishTransfer(meta, op, index));
     case 'abort_transfer':
-      return changeCollection(state, op.collection, op.incarnation, (meta) => endTransfer(meta, op.shard, op.to, 'abort', index));
+      return changeCollection(state, op.collection, op.incarnation, (meta) => abortTransfer(meta, op, index));
+    case 'restart_transfer':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => restartTransfer(meta, op, index));
+    case 'remove_replica':
+      return changeCollection(state, op.collection, op.incarnation, (meta) => removeReplica(meta, op, index));
+    case 'remove_peer': {
+      const collections = removePeer(state, op, index);
+      if ('code' in collections) return refuse(state, collections as MetaRefusal);
+      return { state: { ...state, collections }, outcome: OK };
+    }
   }
 }
 
@@ -205,9 +230,14 @@ function changeCollection(
   return { state: { ...state, collections }, outcome: OK };
 }
 
-/** Applies each change whose replica is still at its expected state and generation. */
-function applyReplicaChanges(shards: ReadonlyMap<number, ShardMeta>, changes: readonly ReplicaChange[], index: number): ReadonlyMap<number, ShardMeta> {
-  const next = new Map(shards);
+/**
+ * Applies each change whose replica is still at its expected state and generation. Skipped too:
+ * a change that would leave the shard without an Active replica, a Dead replica made Active (it
+ * missed writes: only a transfer brings it back), a replica made Partial (only a transfer's
+ * target is Partial), and any change of a transfer's target other than Dead.
+ */
+function applyReplicaChanges(meta: CollectionMeta, changes: readonly ReplicaChange[], index: number): ReadonlyMap<number, ShardMeta> {
+  const next = new Map(meta.shards);
   for (const change of changes) {
     const shard = next.get(change.shard);
     if (shard === undefined) continue;
@@ -215,6 +245,8 @@ function applyReplicaChanges(shards: ReadonlyMap<number, ShardMeta>, changes: re
     const replica = shard.replicas[at];
     if (replica === undefined || replica.state !== change.expect.state || replica.generation !== change.expect.generation) continue;
     if (replica.state === change.state) continue;
+    if (change.state === 'Partial' || (replica.state === 'Dead' && change.state === 'Active')) continue;
+    if (meta.transfers.some((t) => t.shard === shard.id && t.to === replica.peer) && change.state !== 'Dead') continue;
     const leavesNoActive =
       replica.state === 'Active' && change.state !== 'Active' && shard.replicas.every((r) => r === replica || r.state !== 'Active');
     if (leavesNoActive) continue;
@@ -247,34 +279,6 @@ function deleteShardKey(meta: CollectionMeta, key: ShardKey): CollectionMeta | M
   const shards = new Map(meta.shards);
   for (const id of gone) shards.delete(id);
   return { ...meta, shards, transfers: meta.transfers.filter((t) => !gone.includes(t.shard)) };
-}
-
-function startTransfer(meta: CollectionMeta, op: Extract<MetaOperation, { kind: 'start_transfer' }>, index: number): CollectionMeta | MetaRefusal {
-  const shard = meta.shards.get(op.shard);
-  if (shard === undefined || !shard.replicas.some((r) => r.peer === op.from)) return { code: 'replica_not_found', shard: op.shard, peer: op.from };
-  if (op.from === op.to) return { code: 'bad_placement', reason: 'a transfer needs two distinct peers' };
-  if (meta.transfers.some((t) => t.shard === op.shard && t.to === op.to)) return { code: 'transfer_exists', shard: op.shard, to: op.to };
-  const at = shard.replicas.findIndex((r) => r.peer === op.to);
-  const partial: ReplicaMeta = { peer: op.to, state: 'Partial', generation: index };
-  const replicas = at < 0 ? [...shard.replicas, partial] : shard.replicas.map((r, i) => (i === at ? partial : r));
-  if (replicas.length > REPLICAS_PER_SHARD_MAX) return { code: 'bad_placement', reason: `a shard holds at most ${REPLICAS_PER_SHARD_MAX} replicas` };
-  const shards = new Map(meta.shards);
-  shards.set(shard.id, { ...shard, replicas });
-  const transfer: ShardTransfer = { shard: op.shard, from: op.from, to: op.to, sync: op.sync, method: op.method, startedIndex: index };
-  return { ...meta, shards, transfers: [...meta.transfers, transfer] };
-}
-
-function endTransfer(meta: CollectionMeta, shardId: number, to: number, how: 'finish' | 'abort', index: number): CollectionMeta | MetaRefusal {
-  const transfer = meta.transfers.find((t) => t.shard === shardId && t.to === to);
-  const shard = meta.shards.get(shardId);
-  if (transfer === undefined || shard === undefined) return { code: 'transfer_not_found', shard: shardId, to };
-  const transfers = meta.transfers.filter((t) => t !== transfer);
-  const state: ReplicaState = how === 'finish' ? 'Active' : 'Dead';
-  let replicas = shard.replicas.map((r) => (r.peer === to ? { ...r, state, generation: index } : r));
-  if (how === 'finish' && !transfer.sync) replicas = replicas.filter((r) => r.peer !== transfer.from);
-  const shards = new Map(meta.shards);
-  shards.set(shardId, { ...shard, replicas });
-  return { ...meta, shards, transfers };
 }
 
 function deleteCollection(state: MetaState, name: string): Applied {

@@ -117,7 +117,12 @@ export type MetaOperation =
       readonly initialState: ReplicaState;
     }
   | { readonly kind: 'delete_shard_key'; readonly collection: string; readonly incarnation: number; readonly key: ShardKey }
-  /** Records a transfer; the receiving peer gets a Partial replica (new or existing). */
+  /**
+   * Starts a transfer of one shard from an Active replica to a peer without one (or with a Dead
+   * one): the target replica becomes Partial on empty storage of its own, and the transfer's id
+   * is this entry's index. Refused when the shard already has a transfer, when a peer would
+   * exceed its transfer limits, or when the target is the source of another transfer.
+   */
   | {
       readonly kind: 'start_transfer';
       readonly collection: string;
@@ -125,10 +130,55 @@ export type MetaOperation =
       readonly shard: number;
       readonly from: number;
       readonly to: number;
+      /** true: the source keeps its replica (replication, recovery); false: a move. */
       readonly sync: boolean;
       readonly method: TransferMethod;
     }
-  /** The transfer completed: the receiver becomes Active; a move (sync false) removes the source replica. */
-  | { readonly kind: 'finish_transfer'; readonly collection: string; readonly incarnation: number; readonly shard: number; readonly to: number }
-  /** The transfer failed or was cancelled: the record goes, the receiver's replica is Dead. */
-  | { readonly kind: 'abort_transfer'; readonly collection: string; readonly incarnation: number; readonly shard: number; readonly to: number };
+  /**
+   * The transfer `transferId` completed: its target becomes Active and a move removes the source.
+   * Compare-and-set: applied only while the transfer runs with that id, its target is still the
+   * Partial replica it made and its source still Active at the generation it started from.
+   */
+  | {
+      readonly kind: 'finish_transfer';
+      readonly collection: string;
+      readonly incarnation: number;
+      readonly shard: number;
+      readonly from: number;
+      readonly to: number;
+      readonly transferId: number;
+    }
+  /**
+   * The transfer failed or was cancelled: its record goes, a target the start created is removed
+   * and one that was Dead is Dead again. `from` and `transferId`, when given, must match.
+   */
+  | {
+      readonly kind: 'abort_transfer';
+      readonly collection: string;
+      readonly incarnation: number;
+      readonly shard: number;
+      readonly to: number;
+      readonly from?: number;
+      readonly transferId?: number;
+    }
+  /** The running transfer (shard, from, to) starts over with `method`: a new id, the target on empty storage again. */
+  | {
+      readonly kind: 'restart_transfer';
+      readonly collection: string;
+      readonly incarnation: number;
+      readonly shard: number;
+      readonly from: number;
+      readonly to: number;
+      readonly method: TransferMethod;
+    }
+  /**
+   * Removes one replica from a shard's placement (drop_replica, a move's clean-up). Refused for a
+   * shard's only replica and for its last Active one; aborts the shard's transfer it is an end of.
+   */
+  | { readonly kind: 'remove_replica'; readonly collection: string; readonly incarnation: number; readonly shard: number; readonly peer: number }
+  /**
+   * A peer leaves: without `force` refused while it holds any replica (Dead ones too); with it,
+   * every replica it holds is removed and every transfer it is an end of aborted, in this one
+   * entry. Refused either way when it holds a shard's only replica.
+   */
+  | { readonly kind: 'remove_peer'; readonly peer: number; readonly force: boolean };
