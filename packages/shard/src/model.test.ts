@@ -394,5 +394,5 @@ describe('segment set and optimizer against a model', () => {
     expect(totals.restarts).toBeGreaterThan(0);
     expect(totals.jobsFailed).toBeGreaterThan(0);
     expect(recall).toBeGreaterThan(0.9);
-  });
+  }, SOAK ? 4 * 3_600_000 : 180_000);
 });
