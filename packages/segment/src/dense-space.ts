@@ -23,6 +23,7 @@ export function denseMetric(distance: Distance): DenseMetric {
 export class DenseSpace {
   private readonly deleted: Uint8Array;
   private liveCount: number;
+  private subsets: ReadonlySet<string> | null = null;
 
   /**
    * `idOf[offset]` is the index id of the point at `offset` (-1: the point has no such vector);
@@ -61,6 +62,12 @@ export class DenseSpace {
 
   get indexParams(): DenseIndexParams {
     return this.index.params;
+  }
+
+  /** Names of the payload values whose points have a subset graph in the index (payload_m). */
+  get subsetKeys(): ReadonlySet<string> {
+    this.subsets ??= new Set(this.index.subsetKeys);
+    return this.subsets;
   }
 
   get bytesHeld(): number {

@@ -13,7 +13,7 @@ import type { JsonPath } from './path.js';
 import { sortUnique, unionSorted } from './sorted.js';
 
 /** A lookup key: 's…' keywords, numbers / 'n…' integers, booleans (see normalizeScalar). */
-type LookupKey = string | number | boolean;
+export type LookupKey = string | number | boolean;
 export type FacetValue = string | number | bigint | boolean;
 
 export class FieldIndex {
@@ -81,6 +81,22 @@ export class FieldIndex {
   lookupMatch(value: MatchValue): Uint32Array | null {
     const key = this.lookupKeyOf(value);
     return key === null ? null : this.sortedPostings(key);
+  }
+
+  /** The lookup key of a match value, or null when this index does not serve it. */
+  matchKey(value: MatchValue): LookupKey | null {
+    return this.lookupKeyOf(value);
+  }
+
+  /**
+   * Keyword and integer values held by at least `minPoints` points, with those points' offsets
+   * (ascending): the payload blocks that get subset graphs (payload_m). Other types: none.
+   */
+  blocks(minPoints: number): { key: LookupKey; offsets: Uint32Array }[] {
+    if (this.postings === null || this.params.type === 'bool') return [];
+    const out: { key: LookupKey; offsets: Uint32Array }[] = [];
+    for (const [key, set] of this.postings) if (set.size >= minPoints) out.push({ key, offsets: this.sortedPostings(key) });
+    return out;
   }
 
   lookupAny(values: MatchValues): Uint32Array | null {

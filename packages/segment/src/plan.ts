@@ -12,6 +12,8 @@ export interface Plan {
   readonly candidates: Uint32Array | null;
   /** Checked on each candidate; null: nothing left to check. */
   readonly residual: Predicate | null;
+  /** The part of the filter `residual` checks (for estimating its cardinality); null: none. */
+  readonly rest: Filter | null;
 }
 
 export interface PlanSources extends PointFacts {
@@ -20,7 +22,7 @@ export interface PlanSources extends PointFacts {
   offsetsOfIds(ids: Condition & { kind: 'has_id' }): Uint32Array;
 }
 
-export const EVERYTHING: Plan = { candidates: null, residual: null };
+export const EVERYTHING: Plan = { candidates: null, residual: null, rest: null };
 
 export function planFilter(filter: Filter | null, sources: PlanSources): Plan {
   if (filter === null) return EVERYTHING;
@@ -34,7 +36,7 @@ export function planFilter(filter: Filter | null, sources: PlanSources): Plan {
   const residualFilter: Filter = { ...filter, must: rest };
   const empty =
     rest.length === 0 && filter.should.length === 0 && filter.mustNot.length === 0 && filter.minShould === null;
-  return { candidates, residual: empty ? null : compileFilter(residualFilter, sources) };
+  return { candidates, residual: empty ? null : compileFilter(residualFilter, sources), rest: empty ? null : residualFilter };
 }
 
 function fromIndex(condition: Condition, sources: PlanSources): Uint32Array | null {

@@ -25,6 +25,7 @@ import type { DenseSearchOptions } from './dense/contract.js';
 import { DenseSpace } from './dense-space.js';
 import type {
   FacetHit,
+  Condition,
   Filter,
   JsonObject,
   NamedVectors,
@@ -63,7 +64,12 @@ import { FieldIndex } from './payload-index.js';
 import type { FacetValue } from './payload-index.js';
 import { EVERYTHING, planFilter } from './plan.js';
 import type { Plan, PlanSources } from './plan.js';
+import { allOf, estimateFilter, exactly } from './cardinality.js';
+import type { Cardinality, CardinalitySources } from './cardinality.js';
+import type { DenseSubset } from './dense/contract.js';
+import { subsetKey, subsetsOfIndexes } from './payload-subsets.js';
 import { chooseSearchPath } from './search-plan.js';
+import type { SearchChoice } from './search-plan.js';
 import { sortUnique } from './sorted.js';
 import { TopK } from './topk.js';
 import type { TieAfter } from './topk.js';
@@ -88,6 +94,12 @@ interface Found {
   readonly offsets: ArrayLike<number>;
 }
 
+/** What the planner chose for one search over a sealed space, and from what. */
+export interface SearchExplanation extends SearchChoice {
+  /** The filter's cardinality as the planner saw it (min = max once counted); null: no filter. */
+  readonly cardinality: Cardinality | null;
+}
+
 export class Segment implements SegmentContract {
   private readonly stores = new Map<string, SegmentSpace>();
   /** Takes only deletes (tombstones) and payload-index changes; never compacts. */
@@ -107,6 +119,7 @@ export class Segment implements SegmentContract {
   private idOrder: number[] | null = [];
   private payloadBytes = 0;
   private readonly sources: PlanSources;
+  private readonly counts: CardinalitySources;
 
   constructor(
     readonly schema: SegmentSchema,
@@ -118,6 +131,13 @@ export class Segment implements SegmentContract {
       hasVector: (name, offset) => this.stores.get(name)?.has(offset) ?? false,
       index: (field) => this.indexes.get(field),
       offsetsOfIds: (condition) => this.offsetsOf(condition.ids),
+    };
+    const self = this;
+    this.counts = {
+      get total() {
+        return self.liveCount;
+      },
+      count: (condition) => this.countByIndex(condition),
     };
   }
 
@@ -561,19 +581,9 @@ export class Segment implements SegmentContract {
    */
   private searchDense(space: DenseSpace, query: Float32Array, k: number, params: SearchParams): Found {
     if (space.size === 0) return { keys: [], offsets: [] };
-    const plan = params.filter === null ? null : this.plan(params.filter);
-    const cardinality = plan === null ? null : plan.candidates === null ? this.liveCount : plan.candidates.length;
-    const path = chooseSearchPath({
-      exact: params.exact === true,
-      indexed: space.indexed,
-      vectors: space.size,
-      dim: space.dim,
-      fullScanThresholdKb: params.fullScanThresholdKb ?? FULL_SCAN_THRESHOLD_KB_DEFAULT,
-      filterCardinality: cardinality,
-    });
+    const { choice, candidates } = this.planDense(space, params);
     let allowed: Uint8Array | null = null;
-    if (params.filter !== null || params.excludeIds.length > 0) {
-      const candidates = this.searchCandidates(space, params.filter, params.excludeIds);
+    if (candidates !== null) {
       if (candidates.length === 0) return { keys: [], offsets: [] };
       allowed = new Uint8Array((space.index.count + 7) >>> 3);
       for (const offset of candidates) {
@@ -581,14 +591,16 @@ export class Segment implements SegmentContract {
         allowed[id >>> 3] = (allowed[id >>> 3] as number) | (1 << (id & 7));
       }
     }
+    const exact = choice.path === 'exact';
     const options: DenseSearchOptions = {
       k,
       ef: params.hnswEf ?? space.indexParams.efConstruct,
-      exact: path === 'exact',
+      exact,
       allowed,
       deleted: space.deletedBits(),
       // An exact search scores the float32 rows: quantized codes would make it approximate.
-      quantization: path === 'exact' ? EXACT_QUANTIZATION : (params.quantization ?? null),
+      quantization: exact ? EXACT_QUANTIZATION : (params.quantization ?? null),
+      traversal: choice.traversal,
     };
     const result = space.index.search(query, options);
     const offsets = new Uint32Array(result.ids.length);
@@ -596,9 +608,111 @@ export class Segment implements SegmentContract {
     return { keys: result.keys, offsets };
   }
 
+  /**
+   * What a search of `params` does in this segment: exact scan or graph walk, and why. Only
+   * sealed spaces have a choice; appendable and frozen ones always scan.
+   */
+  explainSearch(params: SearchParams): SearchExplanation {
+    const store = this.stores.get(params.vectorName);
+    if (!(store instanceof DenseSpace)) {
+      return { path: 'exact', traversal: 'all', reason: 'no-graph', cardinality: params.filter === null ? null : this.filterCardinality(params.filter, this.plan(params.filter)) };
+    }
+    const { choice, cardinality } = this.planDense(store, params);
+    return { ...choice, cardinality };
+  }
+
+  /**
+   * The planner's choice for a sealed space, from the filter's estimated cardinality (counted
+   * exactly when the estimate straddles the threshold), and the candidates (live offsets with
+   * the vector that pass the filter and are not excluded) when there is a filter or exclusion.
+   */
+  private planDense(space: DenseSpace, params: SearchParams): { choice: SearchChoice; cardinality: Cardinality | null; candidates: Uint32Array | null } {
+    const filter = params.filter;
+    const plan = this.plan(filter);
+    let cardinality = filter === null ? null : this.filterCardinality(filter, plan);
+    const input = {
+      exact: params.exact === true,
+      indexed: space.indexed,
+      linked: filter !== null && cardinality !== null && this.coveredBySubset(space, filter, cardinality),
+      vectors: space.size,
+      dim: space.dim,
+      fullScanThresholdKb: params.fullScanThresholdKb ?? FULL_SCAN_THRESHOLD_KB_DEFAULT,
+    };
+    const filtered = filter !== null || params.excludeIds.length > 0;
+    const candidates = filtered ? this.searchCandidatesOf(space, plan, params.excludeIds) : null;
+    let choice = chooseSearchPath({ ...input, filterCardinality: cardinality });
+    if (choice === 'count') {
+      cardinality = exactly((candidates as Uint32Array).length);
+      choice = chooseSearchPath({ ...input, filterCardinality: cardinality });
+      assert(choice !== 'count', 'a counted filter decides the path');
+    }
+    return { choice, cardinality, candidates };
+  }
+
+  /**
+   * The filter's cardinality from the plan: the must conditions the indexes answer are already
+   * intersected (an exact count), the rest is estimated (cardinality.ts).
+   */
+  private filterCardinality(filter: Filter, plan: Plan): Cardinality {
+    if (plan.rest === null) return exactly(plan.candidates === null ? this.liveCount : plan.candidates.length);
+    const rest = estimateFilter(plan.rest, this.counts);
+    return plan.candidates === null ? rest : allOf([exactly(plan.candidates.length), rest], this.liveCount);
+  }
+
+  /** Live points satisfying one condition, counted by a payload index or the id map; null: neither answers. */
+  private countByIndex(condition: Condition): number | null {
+    switch (condition.kind) {
+      case 'has_id':
+        return this.offsetsOf(condition.ids).length;
+      case 'match':
+        return this.indexes.get(condition.key)?.lookupMatch(condition.value)?.length ?? null;
+      case 'match_any':
+        return this.indexes.get(condition.key)?.lookupAny(condition.values)?.length ?? null;
+      case 'range':
+        return this.indexes.get(condition.key)?.lookupRange(condition.range, false)?.length ?? null;
+      case 'datetime_range':
+        return this.indexes.get(condition.key)?.lookupRange(condition.range, true)?.length ?? null;
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Whether a subset graph of the space links the filter's points: a must condition matches one
+   * linked keyword or integer value, and the filter keeps at least half of that value's points
+   * (a narrower filter would leave the walk too few links among its points).
+   */
+  private coveredBySubset(space: DenseSpace, filter: Filter, cardinality: Cardinality): boolean {
+    const keys = space.subsetKeys;
+    if (keys.size === 0) return false;
+    for (const condition of filter.must) {
+      if (condition.kind !== 'match') continue;
+      const index = this.indexes.get(condition.key);
+      const key = index?.matchKey(condition.value) ?? null;
+      if (index === undefined || key === null || !keys.has(subsetKey(condition.key, key))) continue;
+      const block = index.lookupMatch(condition.value)?.length ?? 0;
+      if (cardinality.exp * 2 >= block) return true;
+    }
+    return false;
+  }
+
+  /**
+   * The payload blocks of this sealed segment's keyword and integer indexes with at least
+   * `minPoints` points having vector `name`, as subsets of its index ids (the graph build of an
+   * optimizer job links each one: payload_m).
+   */
+  payloadSubsets(name: string, minPoints: number): DenseSubset[] {
+    const space = this.stores.get(name);
+    assert(space instanceof DenseSpace, 'payload subsets come from a sealed space');
+    return subsetsOfIndexes(this.indexes.values(), space.idOf, minPoints);
+  }
+
   /** Live offsets that have the vector, pass the filter and are not excluded, ascending. */
   private searchCandidates(store: SegmentSpace, filter: Filter | null, excludeIds: readonly PointId[]): Uint32Array {
-    const plan = this.plan(filter);
+    return this.searchCandidatesOf(store, this.plan(filter), excludeIds);
+  }
+
+  private searchCandidatesOf(store: SegmentSpace, plan: Plan, excludeIds: readonly PointId[]): Uint32Array {
     const excluded = new Set<number>();
     for (const id of excludeIds) {
       const offset = this.offsetOf.get(pointKey(id));

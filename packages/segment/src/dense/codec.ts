@@ -10,7 +10,9 @@ import { HNSW_LEVEL_MAX, NO_NODE } from '../hnsw/limits.js';
 import type { DenseIndexParams } from './contract.js';
 import { planLayout } from './layout.js';
 import type { DenseLayout } from './layout.js';
+import { EXTRA_LINKS_PER_NODE_MAX } from './limits.js';
 import { createIndexMemory } from './memory.js';
+import { readSubsetKeys } from './payload-links.js';
 
 const MAGIC = 0x49534e44; // "DNSI" read as a little-endian u32
 const VERSION = 1;
@@ -28,11 +30,17 @@ interface HeaderJson {
   readonly maxLevel: number;
   readonly qMid: number;
   readonly qScale: number;
+  /** Subset links (payload_m); absent in files without them. */
+  readonly extraWords?: number;
+  readonly keysBytes?: number;
 }
 
 export function serializeRegions(memory: WebAssembly.Memory, L: DenseLayout, params: DenseIndexParams): Uint8Array[] {
   if (!LITTLE_ENDIAN) throw new ShoalError('unsupported', 'dense index bytes assume a little-endian host');
-  const json: HeaderJson = { params, count: L.count, upperWords: L.upperWords, entry: L.entry, maxLevel: L.maxLevel, qMid: L.qMid, qScale: L.qScale };
+  const json: HeaderJson = {
+    params, count: L.count, upperWords: L.upperWords, entry: L.entry, maxLevel: L.maxLevel, qMid: L.qMid, qScale: L.qScale,
+    ...(L.extraWords > 0 || L.keysBytes > 0 ? { extraWords: L.extraWords, keysBytes: L.keysBytes } : {}),
+  };
   const text = new TextEncoder().encode(JSON.stringify(json));
   const padded = (text.length + 3) & ~3;
   const head = new Uint8Array(12 + padded).fill(0x20);
@@ -124,6 +132,7 @@ export function readImage(chunks: readonly Uint8Array[], checkParams: (params: D
   reader.read(stored, false);
   if (new DataView(stored.buffer).getUint32(0, true) !== expected) throw corrupt('checksum mismatch');
   checkGraph(memory, layout);
+  checkExtraLinks(memory, layout);
   return { memory, layout, params: header.params };
 }
 
@@ -141,6 +150,10 @@ function parseHeader(text: Uint8Array, checkParams: (params: DenseIndexParams) =
   }
   for (const key of ['count', 'upperWords', 'entry', 'maxLevel'] as const) {
     if (!Number.isInteger(json[key]) || json[key] < 0 || json[key] > 0xffffffff) throw corrupt(`header ${key}`);
+  }
+  for (const key of ['extraWords', 'keysBytes'] as const) {
+    const v = json[key] ?? 0;
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw corrupt(`header ${key}`);
   }
   if (!Number.isFinite(json.qMid) || !(json.qScale > 0)) throw corrupt('quantization range');
   return json;
@@ -175,6 +188,33 @@ function checkGraph(memory: WebAssembly.Memory, L: DenseLayout): void {
   }
   if (used !== L.upperWords) throw corrupt('upper link pool size');
   if (L.count > 0 && (top !== L.maxLevel || levels[L.entry] !== top)) throw corrupt('entry point level');
+}
+
+/** Extra (subset) links: starts ascending over the pool, every link a node other than its own. */
+function checkExtraLinks(memory: WebAssembly.Memory, L: DenseLayout): void {
+  if (L.extraWords > 0) {
+    const starts = new Uint32Array(memory.buffer, L.extraStartPtr, L.count + 1);
+    const links = new Uint32Array(memory.buffer, L.extraPtr, L.extraWords);
+    if (starts[0] !== 0 || starts[L.count] !== L.extraWords) throw corrupt('extra link pool size');
+    for (let id = 0; id < L.count; id++) {
+      const from = starts[id] as number;
+      const to = starts[id + 1] as number;
+      if (to < from || to - from > EXTRA_LINKS_PER_NODE_MAX) throw corrupt(`node ${id} extra links out of range`);
+      for (let i = from; i < to; i++) if ((links[i] as number) >= L.count || links[i] === id) throw corrupt(`node ${id} has a bad extra link`);
+    }
+    if (L.graph === 0) {
+      // The records keep a link count word, which the walk reads: it must say none.
+      const words = new Uint32Array(memory.buffer, L.recordsPtr, (L.count * L.recordBytes) >>> 2);
+      for (let id = 0; id < L.count; id++) if (words[id * (L.recordBytes >>> 2)] !== 0) throw corrupt(`node ${id} has links without a graph`);
+    }
+  }
+  if (L.keysBytes > 0) {
+    try {
+      readSubsetKeys(memory, L);
+    } catch (cause) {
+      throw new ShoalError('storage', 'dense index bytes are corrupt: subset keys', { cause });
+    }
+  }
 }
 
 function checkList(words: Uint32Array, base: number, cap: number, id: number, level: number, levels: Uint8Array): void {

@@ -27,6 +27,22 @@ export interface DenseIndexParams {
   readonly quantization: DenseQuantization | null;
   /** Seeds the level generator: the same rows, order and seed give the same graph bytes. */
   readonly seed: number;
+  /**
+   * Links per node of the graph built over each subset given to the build (Qdrant's payload_m);
+   * absent or 0: no subset graphs. Their level-0 links are added to the index as extra links,
+   * which filtered searches follow. With m = 0 they are the only links (multitenancy).
+   */
+  readonly payloadM?: number;
+}
+
+/**
+ * A set of ids (one indexed payload value's points) that gets a graph of its own at build time,
+ * so that a search restricted to it finds a connected graph. `key` names it for the caller.
+ */
+export interface DenseSubset {
+  readonly key: string;
+  /** Index ids, ascending, no repeats. */
+  readonly ids: Uint32Array;
 }
 
 export interface DenseSearchOptions {
@@ -42,6 +58,14 @@ export interface DenseSearchOptions {
   readonly deleted: Uint8Array | null;
   /** Qdrant's search params `quantization`; null = defaults (use it, rescore). */
   readonly quantization: { readonly ignore: boolean; readonly rescore: boolean; readonly oversampling: number } | null;
+  /**
+   * How a graph search with `allowed` walks: 'all' (the default) scores and expands rejected
+   * nodes too, so any filter finds its neighbours at the cost of visiting about ef / selectivity
+   * nodes; 'allowed' scores and expands only allowed nodes once the first one is found (Qdrant's
+   * filtered search), which needs the allowed nodes to be linked among themselves: many of them,
+   * or a subset graph (payloadM) covering the filter.
+   */
+  readonly traversal?: 'all' | 'allowed';
 }
 
 export interface DenseSearchResult {
@@ -75,8 +99,10 @@ export interface DenseIndex {
   readonly params: DenseIndexParams;
   /** Rows held; ids are 0..count-1. */
   readonly count: number;
-  /** Whether a graph exists (false: every search is an exact scan). */
+  /** Whether a graph exists (false: every search is an exact scan, except one over a linked subset). */
   readonly indexed: boolean;
+  /** Keys of the subsets linked at build time (payloadM), in build order. */
+  readonly subsetKeys: readonly string[];
   search(query: Float32Array, options: DenseSearchOptions): DenseSearchResult;
   /** A copy of row `id` as stored (unit length for Cosine). */
   row(id: number): Float32Array;

@@ -10,13 +10,14 @@ import { createKernels } from '../wasm/kernels.js';
 import { instantiateKernelsModule, kernelsOf, wasmSimdSupported } from '../wasm/load.js';
 import type { KernelImplementation, Kernels } from '../wasm/types.js';
 import type {
-  DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseSearchOptions, DenseSearchResult,
+  DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseSearchOptions, DenseSearchResult, DenseSubset,
 } from './contract.js';
 import { readImage, serializeRegions } from './codec.js';
 import { bitsetBytes, planLayout, scratchLayout, withEntry } from './layout.js';
 import type { DenseLayout, ScratchLayout } from './layout.js';
 import { DENSE_DIM_MAX, EXACT_CHUNK_ROWS, QUANTILE_MIN } from './limits.js';
 import { claimSlot, createIndexMemory, releaseSlot, slotPtr } from './memory.js';
+import { buildExtraLinks, firstLinkedEntry, readSubsetKeys, writeExtraLinks } from './payload-links.js';
 import { calibrateInt8, encodeInt8, queryCorrection, rowCorrection } from './quantize.js';
 import type { CodeSums, Int8Range } from './quantize.js';
 import { F32Scorer, Int8Scorer } from './scorers.js';
@@ -31,13 +32,18 @@ export interface DenseEngineOptions {
   readonly implementation?: KernelImplementation;
 }
 
+/** Build options: the engine, and the subsets that get graphs of their own (params.payloadM). */
+export interface DenseBuildOptions extends DenseEngineOptions {
+  readonly subsets?: readonly DenseSubset[];
+}
+
 const EMPTY: DenseSearchResult = { ids: new Uint32Array(0), keys: new Float32Array(0), evaluations: 0 };
 
 /**
  * Builds an index over rows[0 .. count*dim) (row-major, unit length for Cosine). Inserts ids in
  * order with levels drawn from `params.seed`, so the same input gives the same bytes.
  */
-export function buildDenseIndex(rows: Float32Array, count: number, params: DenseIndexParams, options: DenseEngineOptions = {}): DenseIndex {
+export function buildDenseIndex(rows: Float32Array, count: number, params: DenseIndexParams, options: DenseBuildOptions = {}): DenseIndex {
   checkParams(params);
   assert(Number.isInteger(count) && count >= 0 && rows.length >= count * params.dim, `rows hold fewer than ${count} x ${params.dim} values`);
   const levels = drawLevels(count, params);
@@ -56,9 +62,15 @@ export function buildDenseIndex(rows: Float32Array, count: number, params: Dense
   const range: Int8Range = quant !== null && quant.kind === 'int8'
     ? calibrateInt8(rows, count, params.dim, quant.quantile, params.seed)
     : { mid: 0, scale: 1 };
-  const layout = planLayout({ params, count, upperWords, entry, maxLevel, qMid: range.mid, qScale: range.scale });
+  const wasm = (options.implementation ?? (wasmSimdSupported() ? 'wasm-simd' : 'js')) === 'wasm-simd';
+  const extra = buildExtraLinks(rows, count, params, options.subsets ?? [], wasm);
+  const keys = extra.keys.length > 0 ? new TextEncoder().encode(JSON.stringify(extra.keys)) : new Uint8Array(0);
+  const layout = planLayout({
+    params, count, upperWords, entry, maxLevel, qMid: range.mid, qScale: range.scale, extraWords: extra.links.length, keysBytes: keys.length,
+  });
   const memory = createIndexMemory(layout);
   fillRows(memory, layout, rows, range);
+  writeExtraLinks(memory, layout, extra, keys);
   const index = new DenseIndexImpl(memory, layout, params, options);
   if (layout.graph === 1 && count > 0) index.buildGraph(levels);
   return index;
@@ -90,6 +102,10 @@ export function checkParams(params: DenseIndexParams): void {
     throw new ShoalError('bad_request', `ef_construct must be 1..${HNSW_EF_MAX}, got ${efConstruct}`);
   }
   if (!Number.isInteger(seed)) throw new ShoalError('bad_request', `seed must be an integer, got ${seed}`);
+  const payloadM = params.payloadM ?? 0;
+  if (!Number.isInteger(payloadM) || (payloadM !== 0 && (payloadM < HNSW_M_MIN || payloadM > HNSW_M_MAX))) {
+    throw new ShoalError('bad_request', `payload_m must be 0 (none) or ${HNSW_M_MIN}..${HNSW_M_MAX}, got ${payloadM}`);
+  }
   if (quantization === null) return;
   if (quantization.kind === 'binary' || quantization.kind === 'product') {
     throw new ShoalError('unsupported', `${quantization.kind} quantization is not supported yet (scalar int8 is)`);
@@ -127,7 +143,8 @@ function fillRows(memory: WebAssembly.Memory, L: DenseLayout, rows: Float32Array
 
 const LAYOUT_KEYS = [
   'count', 'dim', 'metric', 'm', 'm0', 'graph', 'quantized', 'controlPtr', 'recordsPtr', 'recordBytes', 'corrOffset',
-  'payloadOffset', 'rowsPtr', 'rowStride', 'levelsPtr', 'upperStartPtr', 'upperPtr', 'upperWords', 'entry', 'maxLevel',
+  'payloadOffset', 'rowsPtr', 'rowStride', 'levelsPtr', 'upperStartPtr', 'upperPtr', 'upperWords', 'extraStartPtr', 'extraPtr',
+  'extraWords', 'keysPtr', 'keysBytes', 'entry', 'maxLevel',
   'qMid', 'qScale', 'dataStart', 'dataEnd', 'scratchBytes',
 ] as const;
 
@@ -171,6 +188,7 @@ class DenseIndexImpl implements DenseIndex {
   /** The instance's exports when running on WebAssembly; null on the JS path. */
   private readonly exports: WebAssembly.Exports | null;
   private searcherState: Searcher | null = null;
+  private keys: readonly string[] | null = null;
 
   constructor(
     private readonly mem: WebAssembly.Memory,
@@ -222,7 +240,10 @@ class DenseIndexImpl implements DenseIndex {
     s.query.set(query.subarray(0, L.dim));
     const useCodes = L.quantized === 1 && o.quantization?.ignore !== true;
     const k = Math.min(o.k, L.count);
-    const exact = o.exact || L.graph === 0 || k >= L.count;
+    // Without a graph, only a filtered search on the WebAssembly path can walk the subset links.
+    const linkedOnly = L.graph === 0 && L.extraWords > 0 && o.allowed !== null && s.wasm !== null;
+    const entry = linkedOnly && !o.exact ? firstLinkedEntry(this.mem, L, o.allowed, o.deleted) : -1;
+    const exact = o.exact || (L.graph === 0 && entry < 0) || k >= L.count;
     const rescore = useCodes && o.quantization?.rescore !== false;
     const oversampling = Math.max(1, o.quantization?.oversampling ?? 1);
     const wanted = useCodes ? Math.min(L.count, Math.max(k, Math.ceil(k * oversampling))) : k;
@@ -233,6 +254,8 @@ class DenseIndexImpl implements DenseIndex {
         ef: Math.min(Math.max(o.ef, wanted), HNSW_EF_MAX),
         want: wanted, k, rescore,
         allowed: o.allowed, deleted: o.deleted, qa: s.qa, qb: s.qb,
+        strict: o.allowed !== null && (o.traversal === 'allowed' || L.graph === 0),
+        ...(L.graph === 0 ? { entry } : {}),
       });
       return { ...s.wasm.results(r.count), evaluations: r.evaluations };
     }
@@ -244,6 +267,11 @@ class DenseIndexImpl implements DenseIndex {
     return this.rescore(s, found, k);
   }
 
+  get subsetKeys(): readonly string[] {
+    this.keys ??= readSubsetKeys(this.mem, this.layout);
+    return this.keys;
+  }
+
   row(id: number): Float32Array {
     const L = this.layout;
     assert(Number.isInteger(id) && id >= 0 && id < L.count, `row ${id} outside 0..${L.count - 1}`);
@@ -253,7 +281,8 @@ class DenseIndexImpl implements DenseIndex {
 
   memory(): DenseMemoryReport {
     const L = this.layout;
-    const graphBytes = L.graph === 1 ? L.count * (4 * (1 + L.m0) + 1 + 4) + L.upperWords * 4 : 0;
+    const extraBytes = L.extraWords > 0 ? (L.count + 1 + L.extraWords) * 4 : 0;
+    const graphBytes = (L.graph === 1 ? L.count * (4 * (1 + L.m0) + 1 + 4) + L.upperWords * 4 : 0) + extraBytes;
     return {
       vectorBytes: L.count * L.dim * 4,
       quantizedBytes: L.quantized === 1 ? L.count * (L.dim + 4) : 0,

@@ -2,7 +2,7 @@
 // shared WebAssembly.Memory (contract.ts).
 export type {
   DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseMetric, DenseQuantization,
-  DenseSearchOptions, DenseSearchResult,
+  DenseSearchOptions, DenseSearchResult, DenseSubset,
 } from './contract.js';
 export { buildDenseIndex, loadDenseIndex, openDenseIndex } from './dense-index.js';
-export type { DenseEngineOptions } from './dense-index.js';
+export type { DenseBuildOptions, DenseEngineOptions } from './dense-index.js';

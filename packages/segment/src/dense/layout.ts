@@ -11,6 +11,11 @@
 //   levels      count x u8, top level of each node (graph only)
 //   upperStart  count x u32, word index of a node's first upper block in `upper` (graph only)
 //   upper       upperWords x u32: per node with level >= 1, one block of 1 + m words per level
+//   extraStart  count + 1 x u32, only with extra links: node i's extra level-0 links are
+//               extra[extraStart[i] .. extraStart[i + 1])
+//   extra       extraWords x u32: the links of the subset graphs (payload_m), read by filtered
+//               searches only, so unfiltered searches touch the same bytes as without them
+//   keys        keysBytes of UTF-8 JSON: the keys of the linked subsets
 //   dataEnd     everything above is per-thread scratch: slots of scratchBytes (memory.ts)
 //
 // A node's level-0 links sit right before its vector (or code), so expanding a node and scoring
@@ -48,6 +53,13 @@ export type DenseLayout = {
   readonly upperStartPtr: number;
   readonly upperPtr: number;
   readonly upperWords: number;
+  /** Extra level-0 links (payload_m): starts per node (count + 1) and the pool; extraWords 0 = none. */
+  readonly extraStartPtr: number;
+  readonly extraPtr: number;
+  readonly extraWords: number;
+  /** UTF-8 JSON array of the linked subsets' keys (0 bytes: none). */
+  readonly keysPtr: number;
+  readonly keysBytes: number;
   /** Entry point of the graph (NO_NODE when empty or no graph). */
   readonly entry: number;
   readonly maxLevel: number;
@@ -124,6 +136,10 @@ export interface LayoutInput {
   readonly maxLevel: number;
   readonly qMid: number;
   readonly qScale: number;
+  /** Words of extra level-0 links (0 or absent: none). */
+  readonly extraWords?: number;
+  /** Bytes of the subset keys' JSON (0 or absent: none). */
+  readonly keysBytes?: number;
 }
 
 export function planLayout(input: LayoutInput): DenseLayout {
@@ -132,7 +148,8 @@ export function planLayout(input: LayoutInput): DenseLayout {
   const graph = params.m > 0 ? 1 : 0;
   const quantized = params.quantization !== null && params.quantization.kind === 'int8' ? 1 : 0;
   const m0 = graph === 1 ? 2 * params.m : 0;
-  const linksBytes = graph === 1 ? 4 * (1 + m0) : 0;
+  // Extra links without a graph (m = 0, subset links only) still need the link count word (0).
+  const linksBytes = graph === 1 || (input.extraWords ?? 0) > 0 ? 4 * (1 + m0) : 0;
   let corrOffset = 0;
   let payloadOffset: number;
   let recordBytes: number;
@@ -159,13 +176,18 @@ export function planLayout(input: LayoutInput): DenseLayout {
   const levelsPtr = take(graph === 1 ? count : 0);
   const upperStartPtr = take(graph === 1 ? count * 4 : 0);
   const upperPtr = take(input.upperWords * 4);
+  const extraWords = input.extraWords ?? 0;
+  const keysBytes = input.keysBytes ?? 0;
+  const extraStartPtr = take(extraWords > 0 ? (count + 1) * 4 : 0);
+  const extraPtr = take(extraWords * 4);
+  const keysPtr = take(keysBytes);
   const dataEnd = at;
   const scratch = scratchLayout(count, dim, m0);
   assert(input.upperWords === 0 || graph === 1, 'upper links without a graph');
   return {
     count, dim, metric: METRIC_CODES[params.metric], m: graph === 1 ? params.m : 0, m0, graph, quantized,
     controlPtr, recordsPtr, recordBytes, corrOffset, payloadOffset, rowsPtr, rowStride,
-    levelsPtr, upperStartPtr, upperPtr, upperWords: input.upperWords,
+    levelsPtr, upperStartPtr, upperPtr, upperWords: input.upperWords, extraStartPtr, extraPtr, extraWords, keysPtr, keysBytes,
     entry: input.entry, maxLevel: input.maxLevel, qMid: input.qMid, qScale: input.qScale,
     dataStart, dataEnd, scratchBytes: align(scratch.bytes, REGION_ALIGN),
   };

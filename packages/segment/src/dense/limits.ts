@@ -37,3 +37,11 @@ export const SEARCHERS_MAX = 256;
 
 /** Largest dimension (elements): 65,536 keeps an int8 dot product exact in i32 (127^2 * 2^16 < 2^31). */
 export const DENSE_DIM_MAX = 65_536;
+
+/**
+ * Extra level-0 links (subset graphs, payload_m) kept per node (links). A node in several linked
+ * subsets keeps at most this many of their links, so that a neighbour list gathered by a search
+ * (2m + extra, m <= 256) fits its scratch list of EXACT_CHUNK_ROWS ids. 512 holds 16 subsets'
+ * worth of links at payload_m 16; a node in more keeps an equal share of each.
+ */
+export const EXTRA_LINKS_PER_NODE_MAX = 512;

@@ -11,7 +11,7 @@ const C = {
   visited: 9, epoch: 10, cand: 11, res: 12, ids: 13, scores: 14, outIds: 15, outKeys: 16, allowed: 17,
   deleted: 18, qa: 19, qb: 20, query: 21, queryCode: 22, entry: 23, maxLevel: 24, ef: 25, want: 26,
   k: 27, rescore: 28, rescoreKind: 29, rows: 30, rowStride: 31, evaluations: 32, count: 33, levels: 34,
-  m: 35, efConstruct: 36, tback: 37,
+  m: 35, efConstruct: 36, tback: 37, extraStart: 38, extraPool: 39, strict: 40,
 } as const;
 
 /** Traversal kinds of hnsw.wat: f32 keys by metric code, int8 estimates by 3 + metric code. */
@@ -33,6 +33,10 @@ export interface WasmQuery {
   /** int8 estimate constants (quantize.ts): qa = s^2 (dot, l2) or s (l1), qb = query term. */
   readonly qa: number;
   readonly qb: number;
+  /** Filtered walks score only allowed nodes once one is found (DenseSearchOptions.traversal). */
+  readonly strict?: boolean;
+  /** Where the walk starts on level 0 when the index has no graph of its own (subset links only). */
+  readonly entry?: number;
 }
 
 export interface WasmResult {
@@ -93,6 +97,8 @@ export class WasmGraphEngine {
     i32[c + C.count] = L.count;
     i32[c + C.levels] = L.levelsPtr;
     i32[c + C.m] = L.m;
+    i32[c + C.extraStart] = L.extraWords > 0 ? L.extraStartPtr : 0;
+    i32[c + C.extraPool] = L.extraPtr;
   }
 
   /** Traversal vectors for a kind: int8 codes in the records, or the f32 rows. */
@@ -117,8 +123,9 @@ export class WasmGraphEngine {
     i32[c + C.deleted] = this.bitset(q.deleted, this.parts.deleted);
     f32[c + C.qa] = q.qa;
     f32[c + C.qb] = q.qb;
-    i32[c + C.entry] = this.L.entry;
-    i32[c + C.maxLevel] = this.L.maxLevel;
+    i32[c + C.entry] = q.entry ?? this.L.entry;
+    i32[c + C.maxLevel] = q.entry === undefined ? this.L.maxLevel : 0;
+    i32[c + C.strict] = q.strict === true ? 1 : 0;
     i32[c + C.ef] = q.ef;
     i32[c + C.want] = q.want;
     i32[c + C.k] = q.k;
@@ -161,6 +168,7 @@ export class WasmGraphEngine {
     this.setKind(L.metric);
     i32[c + C.allowed] = 0;
     i32[c + C.deleted] = 0;
+    i32[c + C.strict] = 0;
     i32[c + C.entry] = -1;
     i32[c + C.maxLevel] = 0;
     i32[c + C.efConstruct] = efConstruct;

@@ -27,6 +27,8 @@
   ;; 112 rescore (0/1)   116 rescore kind (0..2)   120 rows (f32)   124 rowStride
   ;; 128 evaluations (out)   132 count   136 levels   140 m   144 efConstruct
   ;; 148 tback (bytes of each node's record before its traversal vector that $touch reads too)
+  ;; 152 extra starts (u32 per node + 1; 0: no extra links)   156 extra link pool
+  ;; 160 strict (0/1: once a result is found, filtered searches score only allowed nodes)
 
   (global $g_kind (mut i32) (i32.const 0))
   (global $g_dim (mut i32) (i32.const 0))
@@ -54,6 +56,10 @@
   (global $g_tbytes (mut i32) (i32.const 0))
   ;; Where touched bytes go, so that the loads are not optimised away.
   (global $g_sink (mut i32) (i32.const 0))
+  ;; Extra level-0 links of filtered searches (payload_m subset graphs): starts and pool, 0: none.
+  (global $g_xstart (mut i32) (i32.const 0))
+  (global $g_xpool (mut i32) (i32.const 0))
+  (global $g_strict (mut i32) (i32.const 0))
 
   (func $load_ctx (param $c i32)
     (global.set $g_kind (i32.load offset=0 (local.get $c)))
@@ -74,6 +80,9 @@
     (global.set $g_qa (f32.load offset=76 (local.get $c)))
     (global.set $g_qb (f32.load offset=80 (local.get $c)))
     (call $set_tbytes (i32.load offset=148 (local.get $c)))
+    (global.set $g_xstart (i32.load offset=152 (local.get $c)))
+    (global.set $g_xpool (i32.load offset=156 (local.get $c)))
+    (global.set $g_strict (i32.load offset=160 (local.get $c)))
     (global.set $g_evals (i32.const 0)))
 
   (func $set_tbytes (param $back i32)
@@ -192,6 +201,34 @@
                    (i32.shl (i32.const 1) (i32.and (local.get $id) (i32.const 7))))
         (then (return (i32.const 0))))))
     (i32.const 1))
+
+  ;; Whether $id is in `allowed` (set or absent); tombstones are not looked at.
+  (func $allowed_bit (param $id i32) (result i32)
+    (if (result i32) (global.get $g_allowed)
+      (then (i32.and (i32.shr_u (i32.load8_u (i32.add (global.get $g_allowed) (i32.shr_u (local.get $id) (i32.const 3))))
+                                (i32.and (local.get $id) (i32.const 7)))
+                     (i32.const 1)))
+      (else (i32.const 1))))
+
+  ;; Appends the $n links at $lp that are not visited yet to the list at $ids (holding $k),
+  ;; marking them; returns the new length.
+  (func $gather (param $lp i32) (param $n i32) (param $ids i32) (param $k i32) (result i32)
+    (local $v i32) (local $sa i32) (local $visited i32) (local $epoch i32)
+    (local.set $visited (global.get $g_visited))
+    (local.set $epoch (global.get $g_epoch))
+    (block $gathered
+      (loop $gather
+        (br_if $gathered (i32.eqz (local.get $n)))
+        (local.set $v (i32.load (local.get $lp)))
+        (local.set $sa (i32.add (local.get $visited) (i32.shl (local.get $v) (i32.const 1))))
+        (if (i32.ne (i32.load16_u (local.get $sa)) (local.get $epoch)) (then
+          (i32.store16 (local.get $sa) (local.get $epoch))
+          (i32.store (i32.add (local.get $ids) (i32.shl (local.get $k) (i32.const 2))) (local.get $v))
+          (local.set $k (i32.add (local.get $k) (i32.const 1)))))
+        (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $gather)))
+    (local.get $k))
 
   ;; ------------------------------------------------------------ heaps
   ;; Binary min-heaps of i64 entries at $h. An entry packs (key, id) so that unsigned integer
@@ -337,22 +374,35 @@
         (local.set $cur (call $entry_id (local.get $top)))
         (call $heap_pop (local.get $cand) (local.get $cn))
         (local.set $cn (i32.sub (local.get $cn) (i32.const 1)))
-        ;; Gather the neighbours not seen yet, marking them.
+        ;; Gather the neighbours not seen yet, marking them: the node's links, then, in a strict
+        ;; walk on level 0, its extra links (subset graphs) when it has any and is itself allowed
+        ;; (they lead to the points sharing its payload values, which is where the filter is).
         (local.set $lp (call $links (local.get $cur) (local.get $level)))
-        (local.set $n (i32.load (local.get $lp)))
-        (local.set $k (i32.const 0))
-        (block $gathered
-          (loop $gather
-            (br_if $gathered (i32.eqz (local.get $n)))
-            (local.set $lp (i32.add (local.get $lp) (i32.const 4)))
-            (local.set $v (i32.load (local.get $lp)))
-            (local.set $sa (i32.add (local.get $visited) (i32.shl (local.get $v) (i32.const 1))))
-            (if (i32.ne (i32.load16_u (local.get $sa)) (local.get $epoch)) (then
-              (i32.store16 (local.get $sa) (local.get $epoch))
-              (i32.store (i32.add (local.get $ids) (i32.shl (local.get $k) (i32.const 2))) (local.get $v))
-              (local.set $k (i32.add (local.get $k) (i32.const 1)))))
-            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-            (br $gather)))
+        (local.set $k (call $gather (i32.add (local.get $lp) (i32.const 4)) (i32.load (local.get $lp)) (local.get $ids) (i32.const 0)))
+        (if (i32.and
+              (i32.and (i32.ne (global.get $g_xstart) (i32.const 0)) (global.get $g_strict))
+              (i32.and (i32.eqz (local.get $level)) (call $allowed_bit (local.get $cur)))) (then
+          (local.set $sa (i32.add (global.get $g_xstart) (i32.shl (local.get $cur) (i32.const 2))))
+          (local.set $k (call $gather
+            (i32.add (global.get $g_xpool) (i32.shl (i32.load (local.get $sa)) (i32.const 2)))
+            (i32.sub (i32.load offset=4 (local.get $sa)) (i32.load (local.get $sa)))
+            (local.get $ids) (local.get $k)))))
+        ;; Strict: once a result exists, nodes outside `allowed` are neither scored nor expanded
+        ;; (they stay marked as visited). Until then every node is, so the walk can reach the
+        ;; allowed ones from an entry point outside them.
+        (if (i32.and (global.get $g_strict) (i32.ne (local.get $rn) (i32.const 0))) (then
+          (local.set $i (i32.const 0))
+          (local.set $n (i32.const 0))
+          (block $kept
+            (loop $keep
+              (br_if $kept (i32.ge_u (local.get $i) (local.get $k)))
+              (local.set $v (i32.load (i32.add (local.get $ids) (i32.shl (local.get $i) (i32.const 2)))))
+              (if (call $allowed_bit (local.get $v)) (then
+                (i32.store (i32.add (local.get $ids) (i32.shl (local.get $n) (i32.const 2))) (local.get $v))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $keep)))
+          (local.set $k (local.get $n))))
         (global.set $g_evals (i32.add (global.get $g_evals) (local.get $k)))
         (global.set $g_sink (i32.xor (global.get $g_sink) (call $touch (local.get $ids) (local.get $k))))
         ;; Score them; those that beat the worst kept result become candidates (and results).
