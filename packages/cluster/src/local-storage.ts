@@ -69,6 +69,8 @@ export function shardOptimizerConfig(config: CollectionConfig): OptimizerConfig 
       efConstruct: Math.min(HNSW_EF_MAX, Math.max(1, hnsw.ef_construct)),
       fullScanThresholdKb: hnsw.full_scan_threshold,
       quantization: denseQuantization(override?.quantization_config ?? config.quantization),
+      // null: m, as Qdrant; the graph code takes 0 (no subset graphs) or 2..256.
+      payloadM: hnsw.payload_m === null || hnsw.payload_m === 0 ? hnsw.payload_m : Math.min(HNSW_M_MAX, Math.max(HNSW_M_MIN, hnsw.payload_m)),
     });
   }
   return {

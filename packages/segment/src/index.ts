@@ -1,6 +1,6 @@
 export * from './contract.js';
 export { Segment, compareFacetHits } from './segment.js';
-export type { SegmentOptions } from './segment.js';
+export type { SearchExplanation, SegmentOptions } from './segment.js';
 export { SCAN_CHUNK } from './vector-store.js';
 export { createSegment, loadSegment } from './load.js';
 export { parseJsonPath } from './path.js';
@@ -12,6 +12,9 @@ export type { SegmentSpace } from './segment.js';
 export { COMPACT_DEAD_MIN } from './segment.js';
 export { DenseSpace, denseMetric } from './dense-space.js';
 export { chooseSearchPath, vectorKb, vectorsInKb, VECTOR_KB_BYTES } from './search-plan.js';
-export type { SearchPath, SearchPathInput } from './search-plan.js';
+export type { SearchChoice, SearchPath, SearchPathInput, SearchReason, Traversal } from './search-plan.js';
+export { estimateFilter, exactly } from './cardinality.js';
+export type { Cardinality, CardinalitySources } from './cardinality.js';
+export { payloadSubsets, subsetKey, subsetPointsMin } from './payload-subsets.js';
 export { VectorStore } from './vector-store.js';
 export { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN } from './hnsw/limits.js';

@@ -119,7 +119,7 @@ export class Segment implements SegmentContract {
   private idOrder: number[] | null = [];
   private payloadBytes = 0;
   private readonly sources: PlanSources;
-  private readonly counts: CardinalitySources;
+  private readonly countCondition: CardinalitySources['count'];
 
   constructor(
     readonly schema: SegmentSchema,
@@ -132,13 +132,7 @@ export class Segment implements SegmentContract {
       index: (field) => this.indexes.get(field),
       offsetsOfIds: (condition) => this.offsetsOf(condition.ids),
     };
-    const self = this;
-    this.counts = {
-      get total() {
-        return self.liveCount;
-      },
-      count: (condition) => this.countByIndex(condition),
-    };
+    this.countCondition = (condition) => this.countByIndex(condition);
   }
 
   /**
@@ -655,7 +649,7 @@ export class Segment implements SegmentContract {
    */
   private filterCardinality(filter: Filter, plan: Plan): Cardinality {
     if (plan.rest === null) return exactly(plan.candidates === null ? this.liveCount : plan.candidates.length);
-    const rest = estimateFilter(plan.rest, this.counts);
+    const rest = estimateFilter(plan.rest, { total: this.liveCount, count: this.countCondition });
     return plan.candidates === null ? rest : allOf([exactly(plan.candidates.length), rest], this.liveCount);
   }
 

@@ -13,6 +13,11 @@ export interface VectorIndexConfig {
   readonly fullScanThresholdKb: number;
   /** Quantized copy walked by searches (null: none). */
   readonly quantization: DenseQuantization | null;
+  /**
+   * hnsw_config.payload_m: links per node of the subset graph of each indexed keyword / integer
+   * value with at least full_scan_threshold points; null or absent: m (Qdrant's default); 0: none.
+   */
+  readonly payloadM?: number | null;
 }
 
 export interface OptimizerConfig {

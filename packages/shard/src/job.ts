@@ -8,13 +8,15 @@
 // (with an HNSW graph or without), and the points file is encoded. An 'index' job builds new
 // DenseIndexes over the rows of one sealed segment in the same order (a graph for a segment that
 // had none, or one with another config); its points and tombstones carry over unchanged.
-import { assert, comparePointIds, decodeJson, type Payload, type PointId } from '@shoal/common';
+import { assert, comparePointIds, decodeJson, type Payload, type PayloadIndexParams, type PointId } from '@shoal/common';
 import {
   buildDenseIndex,
   openDenseIndex,
   type DenseIndex,
   type DenseIndexHandle,
   type DenseIndexParams,
+  type DenseSubset,
+  payloadSubsets,
 } from '@shoal/segment';
 import { encodePointsFile } from './points-file.js';
 
@@ -37,12 +39,18 @@ export interface JobVector {
   readonly name: string;
   /** m = 0: rows only, no graph. */
   readonly params: DenseIndexParams;
+  /** 'index': the payload values' points that get subset graphs (params.payloadM), as index ids. */
+  readonly subsets?: readonly DenseSubset[];
+  /** 'build': the smallest payload block that gets a subset graph (points; with payloadIndexes). */
+  readonly subsetPointsMin?: number;
 }
 
 export interface JobInput {
   readonly kind: 'build' | 'index';
   readonly vectors: readonly JobVector[];
   readonly sources: readonly JobSource[];
+  /** 'build': the shard's payload indexes, whose keyword and integer values get subset graphs. */
+  readonly payloadIndexes?: readonly { readonly field: string; readonly params: PayloadIndexParams }[];
 }
 
 export interface JobVectorOutput {
@@ -81,7 +89,7 @@ function runIndexJob(input: JobInput): JobOutput {
     const dim = vector.params.dim;
     const rows = new Float32Array(old.count * dim);
     for (let id = 0; id < old.count; id++) rows.set(old.row(id), id * dim);
-    const index = buildDenseIndex(rows, old.count, vector.params);
+    const index = buildDenseIndex(rows, old.count, vector.params, { subsets: vector.subsets ?? [] });
     return { name: vector.name, handle: index.handle(), idOf: new Int32Array(0), offsetOfId: new Uint32Array(0), file: index.serialize() };
   });
   return { sourceOf: new Uint16Array(0), indexOf: new Uint32Array(0), vectors, pointsFile: null, graphsBuilt: countGraphs(input) };
@@ -104,7 +112,7 @@ function runBuildJob(input: JobInput): JobOutput {
   const indexOf = Uint32Array.from(picked, (p) => p.index);
   const presence = new Map<string, Uint8Array>();
   const vectors = input.vectors.map((vector): JobVectorOutput => {
-    const built = buildVector(input.sources, picked, vector);
+    const built = buildVector(input.sources, picked, vector, input.payloadIndexes ?? []);
     presence.set(vector.name, built.present);
     return built.output;
   });
@@ -132,6 +140,7 @@ function buildVector(
   sources: readonly JobSource[],
   picked: readonly Picked[],
   vector: JobVector,
+  payloadIndexes: NonNullable<JobInput['payloadIndexes']>,
 ): { output: JobVectorOutput; present: Uint8Array } {
   const dim = vector.params.dim;
   const readers = sources.map((source) => rowReader(source.vectors.get(vector.name), source.count, dim));
@@ -148,7 +157,9 @@ function buildVector(
     present[i >>> 3] = (present[i >>> 3] as number) | (1 << (i & 7));
   });
   rows = rows.subarray(0, offsets.length * dim);
-  const index: DenseIndex = buildDenseIndex(rows, offsets.length, vector.params);
+  const linked = (vector.params.payloadM ?? 0) > 0 && payloadIndexes.length > 0;
+  const subsets = linked ? payloadSubsets(picked.map((p) => p.payload), idOf, payloadIndexes, vector.subsetPointsMin ?? 0) : [];
+  const index: DenseIndex = buildDenseIndex(rows, offsets.length, vector.params, { subsets });
   const output: JobVectorOutput = {
     name: vector.name,
     handle: index.handle(),

@@ -26,6 +26,8 @@ import {
   Segment,
   denseMetric,
   openDenseIndex,
+  subsetPointsMin,
+  vectorsInKb,
   type DenseIndexParams,
   type SegmentOptions,
   type SegmentSchema,
@@ -231,6 +233,7 @@ export class Optimizer {
     const vector = this.host.schema.vectors.get(name);
     assert(vector !== undefined, `no vector ${name}`);
     const wanted = vectorConfig(this.config, name);
+    const payloadM = graph ? (wanted.payloadM ?? wanted.m) : 0;
     return {
       dim: vector.size,
       metric: denseMetric(vector.distance),
@@ -238,7 +241,15 @@ export class Optimizer {
       efConstruct: wanted.efConstruct,
       quantization: graph ? wanted.quantization : null,
       seed,
+      ...(payloadM > 0 ? { payloadM } : {}),
     };
+  }
+
+  /** Smallest payload block of vector `name` that gets a subset graph: full_scan_threshold, in points. */
+  private subsetPointsMin(name: string): number {
+    const vector = this.host.schema.vectors.get(name);
+    assert(vector !== undefined, `no vector ${name}`);
+    return subsetPointsMin(vectorsInKb(vectorConfig(this.config, name).fullScanThresholdKb, vector.size));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -305,13 +316,16 @@ export class Optimizer {
     const number = this.host.allocateNumber();
     const kb = spec.sources.reduce((sum, e) => sum + segmentVectorKb(e.segment), 0);
     const graph = spec.reason !== 'seal' && this.wantsGraphs(kb);
-    const vectors: JobVector[] = [...this.host.schema.vectors.keys()].map((name) => ({ name, params: this.targetParams(name, graph, number) }));
+    const vectors: JobVector[] = [...this.host.schema.vectors.keys()].map((name) => ({
+      name, params: this.targetParams(name, graph, number), subsetPointsMin: this.subsetPointsMin(name),
+    }));
     const sources: JobSource[] = [];
     for (let i = 0; i < spec.sources.length; i++) {
       sources.push(await this.snapshot((spec.sources[i] as SetEntry).segment, selections[i] as Uint32Array, signal));
     }
     this.alive(signal);
-    const output = await this.executor.run({ kind: 'build', vectors, sources }, signal, spec.reason === 'seal');
+    const payloadIndexes = graph ? this.host.set.appendable.indexDefinitions() : [];
+    const output = await this.executor.run({ kind: 'build', vectors, sources, payloadIndexes }, signal, spec.reason === 'seal');
     this.alive(signal);
     const result = await this.assemble(spec.sources, selections, output, signal);
     const files = await this.writeFiles(number, output, signal);
@@ -340,7 +354,10 @@ export class Optimizer {
     const sourceVectors = new Map<string, SourceVectors>();
     for (const name of spec.vectors) {
       const space = segment.space(name) as DenseSpace;
-      vectors.push({ name, params: this.targetParams(name, true, space.indexParams.seed) });
+      const params = this.targetParams(name, true, space.indexParams.seed);
+      // The sealed segment's payload indexes say which values get subset graphs (payload_m).
+      const subsets = (params.payloadM ?? 0) > 0 ? segment.payloadSubsets(name, this.subsetPointsMin(name)) : [];
+      vectors.push({ name, params, subsets });
       sourceVectors.set(name, { kind: 'dense', handle: space.index.handle(), ids: new Int32Array(0) });
     }
     const input: JobInput = { kind: 'index', vectors, sources: [{ count: segment.offsetCount, points: [], vectors: sourceVectors }] };
@@ -485,7 +502,7 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 function sameIndexParams(a: DenseIndexParams, b: DenseIndexParams): boolean {
-  if (a.m !== b.m) return false;
+  if (a.m !== b.m || (a.payloadM ?? 0) !== (b.payloadM ?? 0)) return false;
   if (a.m === 0) return true;
   return a.efConstruct === b.efConstruct && JSON.stringify(a.quantization) === JSON.stringify(b.quantization);
 }
