@@ -58,8 +58,11 @@ export interface SearchParams {
    * but do not have one yet. A single segment ignores it.
    */
   readonly indexedOnly?: boolean;
-  /** Qdrant's params.quantization for graph walks; null: the index's defaults (use codes, rescore). */
-  readonly quantization?: { readonly ignore: boolean; readonly rescore: boolean; readonly oversampling: number } | null;
+  /**
+   * Qdrant's params.quantization for graph walks; null: the index's defaults (use the codes,
+   * rescore, the code kind's oversampling). Unset fields (null) are the index's choice too.
+   */
+  readonly quantization?: { readonly ignore: boolean; readonly rescore: boolean | null; readonly oversampling: number | null } | null;
 }
 
 export interface ScrollParams {

@@ -15,7 +15,13 @@ import { createIndexMemory } from './memory.js';
 import { readSubsetKeys } from './payload-links.js';
 
 const MAGIC = 0x49534e44; // "DNSI" read as a little-endian u32
-const VERSION = 1;
+/**
+ * 2: int8 corrections carry each row's own coding error (quantize.ts), binary and product codes.
+ * Version 1 files (int8 without that term) still load: their estimates rank as they did, off by
+ * a constant per query that rescoring removes.
+ */
+const VERSION = 2;
+const VERSIONS_READ: readonly number[] = [1, 2];
 /** Largest JSON header accepted, bytes: params and a few numbers need well under 1 KiB. */
 const HEADER_MAX = 65_536;
 /** Bytes per chunk of the data section in serialize()'s output: bounded copies, no 4 GiB buffers. */
@@ -116,7 +122,7 @@ export function readImage(chunks: readonly Uint8Array[], checkParams: (params: D
   if (reader.remaining() < 16) throw corrupt('too short');
   if (reader.u32() !== MAGIC) throw corrupt('bad magic');
   const version = reader.u32();
-  if (version !== VERSION) throw corrupt(`unknown version ${version}`);
+  if (!VERSIONS_READ.includes(version)) throw corrupt(`unknown version ${version}`);
   const headerBytes = reader.u32();
   if (headerBytes > HEADER_MAX || headerBytes > reader.remaining()) throw corrupt('bad header length');
   const text = new Uint8Array(headerBytes);

@@ -13,10 +13,24 @@ export type DenseMetric = 'dot' | 'l2' | 'l1';
 export type DenseQuantization =
   /** int8 per dimension range, calibrated on the `quantile` of values (Qdrant's scalar int8). */
   | { readonly kind: 'int8'; readonly quantile: number; readonly alwaysRam: boolean }
-  /** One bit per dimension (sign), scored by Hamming distance. */
-  | { readonly kind: 'binary'; readonly alwaysRam: boolean }
+  /**
+   * One bit per dimension (its sign; 'one_bit', the default) or two ('two_bits': below, inside
+   * or above a band around zero), scored by Hamming distance.
+   */
+  | { readonly kind: 'binary'; readonly alwaysRam: boolean; readonly encoding?: 'one_bit' | 'two_bits' }
   /** Product quantization: dimensions split into sub-vectors coded by k-means centroids. */
   | { readonly kind: 'product'; readonly compression: 4 | 8 | 16 | 32 | 64; readonly alwaysRam: boolean };
+
+/**
+ * How a search uses the codes (Qdrant's QuantizationSearchParams): `ignore` walks the f32 rows;
+ * otherwise the best ceil(k * oversampling) estimates are rescored on the f32 rows (unless
+ * `rescore` is false: then the best k estimates are returned with their estimated keys).
+ */
+export interface DenseQuantizationSearch {
+  readonly ignore: boolean;
+  readonly rescore: boolean | null;
+  readonly oversampling: number | null;
+}
 
 export interface DenseIndexParams {
   readonly dim: number;
@@ -56,8 +70,11 @@ export interface DenseSearchOptions {
   readonly allowed: Uint8Array | null;
   /** Bitset over ids: never returned (deleted points); null = none. */
   readonly deleted: Uint8Array | null;
-  /** Qdrant's search params `quantization`; null = defaults (use it, rescore). */
-  readonly quantization: { readonly ignore: boolean; readonly rescore: boolean; readonly oversampling: number } | null;
+  /**
+   * Qdrant's search params `quantization`; null = defaults (use the codes, rescore). rescore
+   * null: rescore; oversampling null: the code kind's default (limits.ts OVERSAMPLING_DEFAULT).
+   */
+  readonly quantization: DenseQuantizationSearch | null;
   /**
    * How a graph search with `allowed` walks: 'all' (the default) scores and expands rejected
    * nodes too, so any filter finds its neighbours at the cost of visiting about ef / selectivity
@@ -79,6 +96,7 @@ export interface DenseSearchResult {
 
 export interface DenseMemoryReport {
   readonly vectorBytes: number;
+  /** Codes, their correction terms and the index-wide quantization data (codebooks). */
   readonly quantizedBytes: number;
   readonly graphBytes: number;
   /** Whole WebAssembly.Memory size, including scratch and slack. */

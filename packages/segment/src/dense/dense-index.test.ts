@@ -258,11 +258,17 @@ describe.each(IMPLEMENTATIONS)('DenseIndex (%s)', (implementation) => {
     expect(plain.memoryBytes).toBeGreaterThan(plain.vectorBytes + plain.graphBytes);
     const coded = buildDenseIndex(data, 1000, params({ quantization: { kind: 'int8', quantile: 0.99, alwaysRam: true } }), engine).memory();
     expect(coded.quantizedBytes).toBe(1000 * 28);
+    // One 64-bit word per row (24 bits padded), its f32 norm; 16 bytes of band threshold.
+    const binary = buildDenseIndex(data, 1000, params({ quantization: { kind: 'binary', alwaysRam: true } }), engine).memory();
+    expect(binary.quantizedBytes).toBe(1000 * 12 + 16);
+    // x8: 2 dimensions per byte, 12 bytes per row; codebook 256 x 24 f32.
+    const product = buildDenseIndex(data, 1000, params({ quantization: { kind: 'product', compression: 8, alwaysRam: true } }), engine).memory();
+    expect(product.quantizedBytes).toBe(1000 * 16 + 256 * 24 * 4);
   });
 });
 
 describe('DenseIndex parameters', () => {
-  it('refuses binary and product quantization as unsupported, and bad parameters as bad requests', () => {
+  it('refuses parameters it cannot build as bad requests', () => {
     const data = gaussian(10, 8, 1);
     const kind = (p: Partial<DenseIndexParams>): string => {
       try {
@@ -272,8 +278,10 @@ describe('DenseIndex parameters', () => {
       }
       return 'none';
     };
-    expect(kind({ quantization: { kind: 'binary', alwaysRam: true } })).toBe('unsupported');
-    expect(kind({ quantization: { kind: 'product', compression: 16, alwaysRam: true } })).toBe('unsupported');
+    expect(kind({ quantization: { kind: 'binary', alwaysRam: true } })).toBe('none');
+    expect(kind({ quantization: { kind: 'product', compression: 16, alwaysRam: true } })).toBe('none');
+    expect(kind({ quantization: { kind: 'product', compression: 12 as 16, alwaysRam: true } })).toBe('bad_request');
+    expect(kind({ quantization: { kind: 'binary', alwaysRam: true, encoding: 'one_and_half_bits' as 'two_bits' } })).toBe('bad_request');
     expect(kind({ quantization: { kind: 'int8', quantile: 0.2, alwaysRam: true } })).toBe('bad_request');
     expect(kind({ m: 1 })).toBe('bad_request');
     expect(kind({ dim: 0 })).toBe('bad_request');

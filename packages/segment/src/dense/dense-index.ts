@@ -15,13 +15,16 @@ import type {
 import { readImage, serializeRegions } from './codec.js';
 import { bitsetBytes, planLayout, scratchLayout, withEntry } from './layout.js';
 import type { DenseLayout, ScratchLayout } from './layout.js';
-import { DENSE_DIM_MAX, EXACT_CHUNK_ROWS, QUANTILE_MIN } from './limits.js';
+import { DENSE_DIM_MAX, EXACT_CHUNK_ROWS } from './limits.js';
 import { claimSlot, createIndexMemory, releaseSlot, slotPtr } from './memory.js';
 import { buildExtraLinks, firstLinkedEntry, readSubsetKeys, writeExtraLinks } from './payload-links.js';
-import { calibrateInt8, encodeInt8, queryCorrection, rowCorrection } from './quantize.js';
-import type { CodeSums, Int8Range } from './quantize.js';
-import { F32Scorer, Int8Scorer } from './scorers.js';
-import { INT8_KIND_BASE, WasmGraphEngine } from './wasm-engine.js';
+import { checkQuantization, codeScorer, defaultOversampling, encodeRows, prepareQuery } from './coder.js';
+import { codeTraversalKind } from './codes.js';
+import { calibrateInt8 } from './quantize.js';
+import type { Int8Range } from './quantize.js';
+import { F32Scorer } from './scorers.js';
+import type { CodeScorer } from './scorers.js';
+import { WasmGraphEngine } from './wasm-engine.js';
 
 /** Engine choice, for tests and benchmarks; the default follows feature detection. */
 export interface DenseEngineOptions {
@@ -69,7 +72,7 @@ export function buildDenseIndex(rows: Float32Array, count: number, params: Dense
     params, count, upperWords, entry, maxLevel, qMid: range.mid, qScale: range.scale, extraWords: extra.links.length, keysBytes: keys.length,
   });
   const memory = createIndexMemory(layout);
-  fillRows(memory, layout, rows, range);
+  fillRows(memory, layout, rows, range, params, options);
   writeExtraLinks(memory, layout, extra, keys);
   const index = new DenseIndexImpl(memory, layout, params, options);
   if (layout.graph === 1 && count > 0) index.buildGraph(levels);
@@ -106,13 +109,7 @@ export function checkParams(params: DenseIndexParams): void {
   if (!Number.isInteger(payloadM) || (payloadM !== 0 && (payloadM < HNSW_M_MIN || payloadM > HNSW_M_MAX))) {
     throw new ShoalError('bad_request', `payload_m must be 0 (none) or ${HNSW_M_MIN}..${HNSW_M_MAX}, got ${payloadM}`);
   }
-  if (quantization === null) return;
-  if (quantization.kind === 'binary' || quantization.kind === 'product') {
-    throw new ShoalError('unsupported', `${quantization.kind} quantization is not supported yet (scalar int8 is)`);
-  }
-  if (quantization.kind !== 'int8') throw new ShoalError('bad_request', `unknown quantization ${String((quantization as { kind: unknown }).kind)}`);
-  const q = quantization.quantile;
-  if (!(q >= QUANTILE_MIN && q <= 1)) throw new ShoalError('bad_request', `quantile must be in [${QUANTILE_MIN}, 1], got ${q}`);
+  if (quantization !== null) checkQuantization(quantization);
 }
 
 /** Top level of every node, drawn in insertion (id) order from the seed. */
@@ -125,21 +122,22 @@ function drawLevels(count: number, params: DenseIndexParams): Uint8Array {
   return levels;
 }
 
-/** Copies the rows into the records (or rows region) and codes them when quantized. */
-function fillRows(memory: WebAssembly.Memory, L: DenseLayout, rows: Float32Array, range: Int8Range): void {
+/** Copies the rows into the records (or rows region) and codes them when quantized (coder.ts). */
+function fillRows(
+  memory: WebAssembly.Memory, L: DenseLayout, rows: Float32Array, range: Int8Range, params: DenseIndexParams, options: DenseEngineOptions,
+): void {
   const f32 = new Float32Array(memory.buffer);
-  const i8 = new Int8Array(memory.buffer);
   const dim = L.dim;
-  const sums: CodeSums = { sum: 0, sumSquares: 0 };
   for (let id = 0; id < L.count; id++) {
     const from = id * dim;
     f32.set(rows.subarray(from, from + dim), (L.rowsPtr + id * L.rowStride) >>> 2);
-    if (L.quantized === 0) continue;
-    const record = L.recordsPtr + id * L.recordBytes;
-    encodeInt8(rows, from, dim, range, i8, record + L.payloadOffset, sums);
-    f32[(record + L.corrOffset) >>> 2] = rowCorrection(L.metric, range, sums);
   }
+  const wasm = (options.implementation ?? (wasmSimdSupported() ? 'wasm-simd' : 'js')) === 'wasm-simd';
+  if (L.quantized === 1) encodeRows(memory, L, params, rows, range, wasm);
 }
+
+/** Layout fields of the codes (codes.ts), checked like LAYOUT_KEYS. */
+const CODE_LAYOUT_KEYS = ['codeKind', 'codeBytes', 'codeUnits', 'qdataPtr', 'qdataBytes', 'queryCodeBytes'] as const;
 
 const LAYOUT_KEYS = [
   'count', 'dim', 'metric', 'm', 'm0', 'graph', 'quantized', 'controlPtr', 'recordsPtr', 'recordBytes', 'corrOffset',
@@ -150,6 +148,7 @@ const LAYOUT_KEYS = [
 
 function layoutOf(raw: { readonly [key: string]: number }): DenseLayout {
   for (const key of LAYOUT_KEYS) assert(typeof raw[key] === 'number', `dense index handle lacks layout.${key}`);
+  for (const key of CODE_LAYOUT_KEYS) assert(typeof raw[key] === 'number', `dense index handle lacks layout.${key}`);
   return raw as DenseLayout;
 }
 
@@ -162,18 +161,20 @@ interface Searcher {
   readonly i8: Int8Array;
   readonly u32: Uint32Array;
   readonly f32Scorer: F32Scorer;
-  readonly int8Scorer: Int8Scorer | null;
+  /** Estimates from the codes (JS path); null without codes. */
+  readonly codeScorer: CodeScorer | null;
   /** Query view inside the memory. */
   readonly query: Float32Array;
   /** The WebAssembly engine, or null on the JS path. */
   readonly wasm: WasmGraphEngine | null;
-  /** int8 estimate constants of the current coded query (quantize.ts). */
+  /** Estimate constants of the current prepared query (coder.ts). */
   qa: number;
   qb: number;
+  qc: number;
   /** allowed AND NOT deleted, for the JS graph search; null until a filtered search needs it. */
   accept: Uint8Array | null;
   f32Graph: HnswGraph | null;
-  int8Graph: HnswGraph | null;
+  codeGraph: HnswGraph | null;
 }
 
 /** Releases a searcher's scratch slot when its index object is garbage-collected. */
@@ -228,7 +229,7 @@ class DenseIndexImpl implements DenseIndex {
   }
 
   /**
-   * With int8 codes (unless quantization.ignore): traversal on the codes keeps the best
+   * With codes (unless quantization.ignore): traversal on the codes keeps the best
    * ceil(k * oversampling) estimates (ef raised to that), which are rescored on the f32 rows
    * (unless rescore is false: then the best k estimates are returned).
    */
@@ -245,14 +246,14 @@ class DenseIndexImpl implements DenseIndex {
     const entry = linkedOnly && !o.exact ? firstLinkedEntry(this.mem, L, o.allowed, o.deleted) : -1;
     const exact = o.exact || (L.graph === 0 && entry < 0) || k >= L.count;
     const rescore = useCodes && o.quantization?.rescore !== false;
-    const oversampling = Math.max(1, o.quantization?.oversampling ?? 1);
+    const oversampling = Math.max(1, o.quantization?.oversampling ?? (rescore ? defaultOversampling(L.codeKind) : 1));
     const wanted = useCodes ? Math.min(L.count, Math.max(k, Math.ceil(k * oversampling))) : k;
     if (useCodes) this.encodeQuery(s);
     if (s.wasm !== null) {
       const r = s.wasm[exact ? 'scan' : 'search']({
-        kind: useCodes ? INT8_KIND_BASE + L.metric : L.metric,
+        kind: useCodes ? codeTraversalKind(L.codeKind, L.metric) : L.metric,
         ef: Math.min(Math.max(o.ef, wanted), HNSW_EF_MAX),
-        want: wanted, k, rescore,
+        want: wanted, k, rescore, qc: s.qc,
         allowed: o.allowed, deleted: o.deleted, qa: s.qa, qb: s.qb,
         strict: o.allowed !== null && (o.traversal === 'allowed' || L.graph === 0),
         ...(L.graph === 0 ? { entry } : {}),
@@ -262,7 +263,7 @@ class DenseIndexImpl implements DenseIndex {
     if (!useCodes) {
       return exact ? this.exactF32(s, k, o) : this.graphF32(s, k, o);
     }
-    const found = exact ? this.exactInt8(s, wanted, o) : this.graphInt8(s, wanted, o);
+    const found = exact ? this.exactCodes(s, wanted, o) : this.graphCodes(s, wanted, o);
     if (!rescore) return truncate(found, k);
     return this.rescore(s, found, k);
   }
@@ -285,7 +286,7 @@ class DenseIndexImpl implements DenseIndex {
     const graphBytes = (L.graph === 1 ? L.count * (4 * (1 + L.m0) + 1 + 4) + L.upperWords * 4 : 0) + extraBytes;
     return {
       vectorBytes: L.count * L.dim * 4,
-      quantizedBytes: L.quantized === 1 ? L.count * (L.dim + 4) : 0,
+      quantizedBytes: L.quantized === 1 ? L.count * (L.codeBytes + 4) + L.qdataBytes : 0,
       graphBytes,
       memoryBytes: this.mem.buffer.byteLength,
     };
@@ -306,17 +307,17 @@ class DenseIndexImpl implements DenseIndex {
     const L = this.layout;
     const slot = claimSlot(this.mem, L);
     const base = slotPtr(L, slot);
-    const parts = scratchLayout(L.count, L.dim, L.m0);
+    const parts = scratchLayout(L.count, L.dim, L.m0, L.queryCodeBytes);
     const buffer = this.mem.buffer;
     const batch = { idsPtr: base + parts.ids, scoresPtr: base + parts.scores };
     const state: Searcher = {
       slot, base, parts,
       f32: new Float32Array(buffer), i8: new Int8Array(buffer), u32: new Uint32Array(buffer),
       f32Scorer: new F32Scorer(this.kernels, L, batch),
-      int8Scorer: L.quantized === 1 ? new Int8Scorer(this.kernels, L, batch) : null,
+      codeScorer: codeScorer(this.kernels, L, batch),
       query: new Float32Array(buffer, base + parts.query, L.dim),
       wasm: this.exports === null ? null : new WasmGraphEngine(this.mem, this.exports, L, base, parts),
-      qa: 0, qb: 0, accept: null, f32Graph: null, int8Graph: null,
+      qa: 0, qb: 0, qc: 0, accept: null, f32Graph: null, codeGraph: null,
     };
     slotReleaser.register(this, { memory: this.mem, layout: L, slot });
     this.searcherState = state;
@@ -350,8 +351,8 @@ class DenseIndexImpl implements DenseIndex {
 
   private graphFor(s: Searcher, codes: boolean): HnswGraph {
     if (codes) {
-      s.int8Graph ??= HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.int8Scorer as Int8Scorer, seededRng(0));
-      return s.int8Graph;
+      s.codeGraph ??= HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.codeScorer as CodeScorer, seededRng(0));
+      return s.codeGraph;
     }
     s.f32Graph ??= HnswGraph.fromStore(this.graphStore(true), this.hnswParams(), s.f32Scorer, seededRng(0));
     return s.f32Graph;
@@ -371,17 +372,14 @@ class DenseIndexImpl implements DenseIndex {
     return bits;
   }
 
+  /** The query's code (or lookup table) into the scratch, and its estimate constants. */
   private encodeQuery(s: Searcher): void {
-    const L = this.layout;
-    const range = { mid: L.qMid, scale: L.qScale };
-    const sums: CodeSums = { sum: 0, sumSquares: 0 };
     const codePtr = s.base + s.parts.queryCode;
-    encodeInt8(s.query, 0, L.dim, range, s.i8, codePtr, sums);
-    const scorer = s.int8Scorer as Int8Scorer;
-    scorer.queryPtr = codePtr;
-    scorer.queryCorr = queryCorrection(L.metric, range, L.dim, sums);
-    s.qa = L.metric === 2 ? range.scale : range.scale * range.scale;
-    s.qb = scorer.queryCorr;
+    const c = prepareQuery(this.mem, this.exports, this.layout, this.params, s.query, codePtr);
+    (s.codeScorer as CodeScorer).setQuery(codePtr, c.qa, c.qb, c.qc);
+    s.qa = c.qa;
+    s.qb = c.qb;
+    s.qc = c.qc;
   }
 
   /**
@@ -414,7 +412,7 @@ class DenseIndexImpl implements DenseIndex {
     return { ids: r.ids, keys: Float32Array.from(r.scores), evaluations: r.distanceEvaluations };
   }
 
-  private graphInt8(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
+  private graphCodes(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
     const graph = this.graphFor(s, true);
     const bits = this.acceptBits(s, o);
     const r = graph.search(s.query, wanted, { ef: Math.min(Math.max(o.ef, wanted), HNSW_EF_MAX), ...(bits === null ? {} : { allowed: bits }) });
@@ -425,12 +423,12 @@ class DenseIndexImpl implements DenseIndex {
     return this.scan(s, k, o, s.f32Scorer);
   }
 
-  private exactInt8(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
-    return this.scan(s, wanted, o, s.int8Scorer as Int8Scorer);
+  private exactCodes(s: Searcher, wanted: number, o: DenseSearchOptions): DenseSearchResult {
+    return this.scan(s, wanted, o, s.codeScorer as CodeScorer);
   }
 
   /** Scores every acceptable row in chunks; keeps the best `k` (ties: smaller id first). */
-  private scan(s: Searcher, k: number, o: DenseSearchOptions, scorer: F32Scorer | Int8Scorer): DenseSearchResult {
+  private scan(s: Searcher, k: number, o: DenseSearchOptions, scorer: F32Scorer | CodeScorer): DenseSearchResult {
     const L = this.layout;
     const top = new TopK(k);
     const ids = new Uint32Array(EXACT_CHUNK_ROWS);
@@ -483,5 +481,7 @@ function checkSearch(L: DenseLayout, query: Float32Array, o: DenseSearchOptions)
   assert(o.allowed === null || o.allowed.length >= bytes, 'allowed bitset shorter than the index');
   assert(o.deleted === null || o.deleted.length >= bytes, 'deleted bitset shorter than the index');
   const q = o.quantization;
-  if (q !== null && !(q.oversampling >= 1)) throw new ShoalError('bad_request', `oversampling must be at least 1, got ${q.oversampling}`);
+  if (q !== null && q.oversampling !== null && !(q.oversampling >= 1)) {
+    throw new ShoalError('bad_request', `oversampling must be at least 1, got ${q.oversampling}`);
+  }
 }

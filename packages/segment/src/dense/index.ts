@@ -4,5 +4,6 @@ export type {
   DenseIndex, DenseIndexHandle, DenseIndexParams, DenseMemoryReport, DenseMetric, DenseQuantization,
   DenseSearchOptions, DenseSearchResult, DenseSubset,
 } from './contract.js';
+export type { DenseQuantizationSearch } from './contract.js';
 export { buildDenseIndex, loadDenseIndex, openDenseIndex } from './dense-index.js';
 export type { DenseBuildOptions, DenseEngineOptions } from './dense-index.js';

@@ -5,9 +5,11 @@
 //   0 ..        reserved (pointer 0 means "none"), then the control block (scratch slot states)
 //   records     count x recordBytes, one per id:
 //                 graph:  u32 link count | m0 x u32 level-0 links | payload
-//                 payload: f32 row (no quantization), or f32 correction | int8 code (int8)
+//                 payload: f32 row (no quantization), or f32 correction | code (codes.ts:
+//                 int8, binary words 8-byte aligned, product bytes)
 //   rows        count x dim f32, only when quantized (rescoring, construction); otherwise the
 //               rows are the records' payloads (rowsPtr/rowStride point into the records)
+//   qdata       quantization data of the whole index (product codebooks, binary thresholds)
 //   levels      count x u8, top level of each node (graph only)
 //   upperStart  count x u32, word index of a node's first upper block in `upper` (graph only)
 //   upper       upperWords x u32: per node with level >= 1, one block of 1 + m words per level
@@ -22,6 +24,7 @@
 // it read neighbouring cache lines.
 import { assert } from '@shoal/common';
 import type { DenseIndexParams, DenseMetric } from './contract.js';
+import { CODE_NONE, codeGeometry } from './codes.js';
 import { EXACT_CHUNK_ROWS, REGION_ALIGN, SEARCHERS_MAX } from './limits.js';
 
 /** Metric codes shared with the WebAssembly search (hnsw.wat). */
@@ -66,6 +69,15 @@ export type DenseLayout = {
   /** int8: a value v is coded as round((v - qMid) / qScale), clamped to +-127. */
   readonly qMid: number;
   readonly qScale: number;
+  /** Code kind (codes.ts CODE_*), bytes per code, and elements the code kernels walk per code. */
+  readonly codeKind: number;
+  readonly codeBytes: number;
+  readonly codeUnits: number;
+  /** Index-wide quantization data (product codebooks, binary thresholds); 0 bytes: none. */
+  readonly qdataPtr: number;
+  readonly qdataBytes: number;
+  /** Bytes of a searcher's prepared query (a code or a lookup table). */
+  readonly queryCodeBytes: number;
   /** First and one-past-last byte of the data regions (what serialize() writes). */
   readonly dataStart: number;
   readonly dataEnd: number;
@@ -102,7 +114,7 @@ export function bitsetBytes(count: number): number {
   return align(Math.ceil(count / 8), 16);
 }
 
-export function scratchLayout(count: number, dim: number, m0: number): ScratchLayout {
+export function scratchLayout(count: number, dim: number, m0: number, queryCodeBytes = dim + 16): ScratchLayout {
   let at = 0;
   const take = (bytes: number): number => {
     const ptr = at;
@@ -113,7 +125,7 @@ export function scratchLayout(count: number, dim: number, m0: number): ScratchLa
   const listMax = Math.max(m0 + 16, EXACT_CHUNK_ROWS);
   const ctx = take(CTX_BYTES);
   const query = take(dim * 4);
-  const queryCode = take(dim + 16);
+  const queryCode = take(queryCodeBytes);
   const allowed = take(bitsetBytes(count));
   const deleted = take(bitsetBytes(count));
   const ids = take(listMax * 4);
@@ -146,7 +158,8 @@ export function planLayout(input: LayoutInput): DenseLayout {
   const { params, count } = input;
   const dim = params.dim;
   const graph = params.m > 0 ? 1 : 0;
-  const quantized = params.quantization !== null && params.quantization.kind === 'int8' ? 1 : 0;
+  const code = codeGeometry(params);
+  const quantized = code.kind === CODE_NONE ? 0 : 1;
   const m0 = graph === 1 ? 2 * params.m : 0;
   // Extra links without a graph (m = 0, subset links only) still need the link count word (0).
   const linksBytes = graph === 1 || (input.extraWords ?? 0) > 0 ? 4 * (1 + m0) : 0;
@@ -154,9 +167,9 @@ export function planLayout(input: LayoutInput): DenseLayout {
   let payloadOffset: number;
   let recordBytes: number;
   if (quantized === 1) {
-    corrOffset = linksBytes;
-    payloadOffset = linksBytes + 4;
-    recordBytes = align(payloadOffset + dim, 16);
+    payloadOffset = align(linksBytes + 4, code.align);
+    corrOffset = payloadOffset - 4;
+    recordBytes = align(payloadOffset + code.bytes, 16);
   } else {
     payloadOffset = align(linksBytes, 16);
     recordBytes = align(payloadOffset + dim * 4, 16);
@@ -173,6 +186,7 @@ export function planLayout(input: LayoutInput): DenseLayout {
   const recordsPtr = take(count * recordBytes);
   const rowsPtr = quantized === 1 ? take(count * dim * 4) : recordsPtr + payloadOffset;
   const rowStride = quantized === 1 ? dim * 4 : recordBytes;
+  const qdataPtr = take(code.qdataBytes);
   const levelsPtr = take(graph === 1 ? count : 0);
   const upperStartPtr = take(graph === 1 ? count * 4 : 0);
   const upperPtr = take(input.upperWords * 4);
@@ -182,7 +196,7 @@ export function planLayout(input: LayoutInput): DenseLayout {
   const extraPtr = take(extraWords * 4);
   const keysPtr = take(keysBytes);
   const dataEnd = at;
-  const scratch = scratchLayout(count, dim, m0);
+  const scratch = scratchLayout(count, dim, m0, code.queryCodeBytes);
   assert(input.upperWords === 0 || graph === 1, 'upper links without a graph');
   return {
     count, dim, metric: METRIC_CODES[params.metric], m: graph === 1 ? params.m : 0, m0, graph, quantized,
@@ -190,6 +204,8 @@ export function planLayout(input: LayoutInput): DenseLayout {
     levelsPtr, upperStartPtr, upperPtr, upperWords: input.upperWords, extraStartPtr, extraPtr, extraWords, keysPtr, keysBytes,
     entry: input.entry, maxLevel: input.maxLevel, qMid: input.qMid, qScale: input.qScale,
     dataStart, dataEnd, scratchBytes: align(scratch.bytes, REGION_ALIGN),
+    codeKind: code.kind, codeBytes: code.bytes, codeUnits: code.units, qdataPtr, qdataBytes: code.qdataBytes,
+    queryCodeBytes: code.queryCodeBytes,
   };
 }
 

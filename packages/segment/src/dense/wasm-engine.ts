@@ -14,8 +14,11 @@ const C = {
   m: 35, efConstruct: 36, tback: 37, extraStart: 38, extraPool: 39, strict: 40,
 } as const;
 
-/** Traversal kinds of hnsw.wat: f32 keys by metric code, int8 estimates by 3 + metric code. */
+/** Traversal kinds of hnsw.wat: f32 keys by metric code, code estimates from 3 up (codes.ts). */
 export const INT8_KIND_BASE = 3;
+
+/** Word indexes of the code kinds' context fields (hnsw.wat: 192 vbytes, 196 cunits, 200 qc). */
+const CQ = { vbytes: 48, cunits: 49, qc: 50 } as const;
 
 type Run = (ctx: number) => number;
 type Build = (ctx: number, from: number, to: number) => number;
@@ -33,6 +36,8 @@ export interface WasmQuery {
   /** int8 estimate constants (quantize.ts): qa = s^2 (dot, l2) or s (l1), qb = query term. */
   readonly qa: number;
   readonly qb: number;
+  /** Binary codes' third constant (binary.ts); 0 otherwise. */
+  readonly qc?: number;
   /** Filtered walks score only allowed nodes once one is found (DenseSearchOptions.traversal). */
   readonly strict?: boolean;
   /** Where the walk starts on level 0 when the index has no graph of its own (subset links only). */
@@ -94,6 +99,8 @@ export class WasmGraphEngine {
     i32[c + C.rows] = L.rowsPtr;
     i32[c + C.rowStride] = L.rowStride;
     i32[c + C.rescoreKind] = L.metric;
+    i32[c + CQ.vbytes] = L.codeBytes;
+    i32[c + CQ.cunits] = L.codeUnits;
     i32[c + C.count] = L.count;
     i32[c + C.levels] = L.levelsPtr;
     i32[c + C.m] = L.m;
@@ -130,6 +137,7 @@ export class WasmGraphEngine {
     i32[c + C.want] = q.want;
     i32[c + C.k] = q.k;
     i32[c + C.rescore] = q.rescore ? 1 : 0;
+    f32[c + CQ.qc] = q.qc ?? 0;
   }
 
   /** Copies a bitset into the scratch region; returns its pointer, or 0 for none. */

@@ -27,6 +27,8 @@
   ;; 112 rescore (0/1)   116 rescore kind (0..2)   120 rows (f32)   124 rowStride
   ;; 128 evaluations (out)   132 count   136 levels   140 m   144 efConstruct
   ;; 148 tback (bytes of each node's record before its traversal vector that $touch reads too)
+  ;; 192 vbytes (bytes of one code)   196 cunits (binary words / product sub-vectors per code)
+  ;; 200 qc (f32, binary)
   ;; 152 extra starts (u32 per node + 1; 0: no extra links)   156 extra link pool
   ;; 160 strict (0/1: once a result is found, filtered searches score only allowed nodes)
 
@@ -47,6 +49,11 @@
   (global $g_deleted (mut i32) (i32.const 0))
   (global $g_qa (mut f32) (f32.const 0))
   (global $g_qb (mut f32) (f32.const 0))
+  ;; Code kinds: bytes of one code ($touch), elements the code kernels walk (binary words,
+  ;; product sub-vectors), and the third query constant (binary).
+  (global $g_vbytes (mut i32) (i32.const 0))
+  (global $g_cunits (mut i32) (i32.const 0))
+  (global $g_qc (mut f32) (f32.const 0))
   (global $g_evals (mut i32) (i32.const 0))
   (global $g_best (mut f32) (f32.const 0))
   (global $g_epoch (mut i32) (i32.const 0))
@@ -79,6 +86,9 @@
     (global.set $g_deleted (i32.load offset=72 (local.get $c)))
     (global.set $g_qa (f32.load offset=76 (local.get $c)))
     (global.set $g_qb (f32.load offset=80 (local.get $c)))
+    (global.set $g_vbytes (i32.load offset=192 (local.get $c)))
+    (global.set $g_cunits (i32.load offset=196 (local.get $c)))
+    (global.set $g_qc (f32.load offset=200 (local.get $c)))
     (call $set_tbytes (i32.load offset=148 (local.get $c)))
     (global.set $g_xstart (i32.load offset=152 (local.get $c)))
     (global.set $g_xpool (i32.load offset=156 (local.get $c)))
@@ -88,7 +98,7 @@
   (func $set_tbytes (param $back i32)
     (global.set $g_tback (local.get $back))
     (global.set $g_tbytes (i32.add (local.get $back) (if (result i32) (i32.ge_u (global.get $g_kind) (i32.const 3))
-      (then (global.get $g_dim))
+      (then (global.get $g_vbytes))
       (else (i32.shl (global.get $g_dim) (i32.const 2)))))))
 
   ;; Reads one byte of every cache line of the vectors of ids[0..k), and returns them xor-ed.
@@ -157,8 +167,8 @@
   (func $key (param $q i32) (param $id i32) (result f32)
     (local $v i32)
     (local.set $v (i32.add (global.get $g_vec) (i32.mul (local.get $id) (global.get $g_vstride))))
-    (block $k5 (block $k4 (block $k3 (block $k2 (block $k1 (block $k0
-      (br_table $k0 $k1 $k2 $k3 $k4 $k5 (global.get $g_kind)))
+    (block $kp (block $kb (block $k5 (block $k4 (block $k3 (block $k2 (block $k1 (block $k0
+      (br_table $k0 $k1 $k2 $k3 $k4 $k5 $kb $kb $kb $kp (global.get $g_kind)))
       (return (call $dot_f32 (local.get $q) (local.get $v) (global.get $g_dim))))
       (return (f32.neg (call $l2sq_f32 (local.get $q) (local.get $v) (global.get $g_dim)))))
       (return (f32.neg (call $l1_f32 (local.get $q) (local.get $v) (global.get $g_dim)))))
@@ -173,8 +183,59 @@
             (f32.convert_i32_s (call $dot_i8 (local.get $q) (local.get $v) (global.get $g_dim))))
           (global.get $g_qb))
         (f32.load (i32.sub (local.get $v) (i32.const 4))))))
-    (f32.neg (f32.mul (global.get $g_qa)
-      (f32.convert_i32_s (call $l1_i8 (local.get $q) (local.get $v) (global.get $g_dim))))))
+      (return (f32.neg (f32.mul (global.get $g_qa)
+        (f32.convert_i32_s (call $l1_i8 (local.get $q) (local.get $v) (global.get $g_dim)))))))
+      (return (call $binary_key (local.get $q) (local.get $v))))
+    (call $product_key (local.get $q) (local.get $v)))
+
+  ;; Binary kinds (dense/binary.ts): h = Hamming distance of the codes, corr = |x| (the f32
+  ;; before the code); dot: qa corr (qb - h); l2: -(qc + corr^2 - 2 qa corr (qb - h)); l1: the
+  ;; l2 estimate's root times sqrt(2 dim / pi).
+  (func $binary_key (param $q i32) (param $v i32) (result f32)
+    (local $corr f32) (local $s f32) (local $l2 f32)
+    (local.set $corr (f32.load (i32.sub (local.get $v) (i32.const 4))))
+    (local.set $s (f32.mul (f32.mul (global.get $g_qa) (local.get $corr))
+      (f32.sub (global.get $g_qb) (f32.convert_i32_u (call $hamming (local.get $q) (local.get $v) (global.get $g_cunits))))))
+    (if (i32.eq (global.get $g_kind) (i32.const 6)) (then (return (local.get $s))))
+    (local.set $l2 (f32.sub (f32.add (global.get $g_qc) (f32.mul (local.get $corr) (local.get $corr)))
+      (f32.add (local.get $s) (local.get $s))))
+    (if (i32.eq (global.get $g_kind) (i32.const 7)) (then (return (f32.neg (local.get $l2)))))
+    (f32.neg (f32.mul
+      (f32.sqrt (f32.mul (f32.convert_i32_u (global.get $g_dim)) (f32.const 0.6366197466850281)))
+      (f32.sqrt (f32.max (f32.const 0) (local.get $l2))))))
+
+  ;; Product kinds (dense/product.ts): $t is the query's lookup table (256 f32 per sub-vector),
+  ;; $v the code (one byte per sub-vector); the key is the sum of the entries the code picks,
+  ;; in four running sums (sub-vectors 4i, 4i+1, 4i+2, 4i+3; the rest into the first),
+  ;; (s0 + s1) + (s2 + s3), plus the row's correction.
+  (func $product_key (param $t i32) (param $v i32) (result f32)
+    (local $n i32) (local $p i32) (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32)
+    (local.set $p (local.get $v))
+    (local.set $n (i32.shr_u (global.get $g_cunits) (i32.const 2)))
+    (if (local.get $n) (then
+      (loop $by4
+        (local.set $s0 (f32.add (local.get $s0) (f32.load offset=0
+          (i32.add (local.get $t) (i32.shl (i32.load8_u offset=0 (local.get $p)) (i32.const 2))))))
+        (local.set $s1 (f32.add (local.get $s1) (f32.load offset=1024
+          (i32.add (local.get $t) (i32.shl (i32.load8_u offset=1 (local.get $p)) (i32.const 2))))))
+        (local.set $s2 (f32.add (local.get $s2) (f32.load offset=2048
+          (i32.add (local.get $t) (i32.shl (i32.load8_u offset=2 (local.get $p)) (i32.const 2))))))
+        (local.set $s3 (f32.add (local.get $s3) (f32.load offset=3072
+          (i32.add (local.get $t) (i32.shl (i32.load8_u offset=3 (local.get $p)) (i32.const 2))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 4096)))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br_if $by4 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    (local.set $n (i32.and (global.get $g_cunits) (i32.const 3)))
+    (if (local.get $n) (then
+      (loop $by1
+        (local.set $s0 (f32.add (local.get $s0) (f32.load
+          (i32.add (local.get $t) (i32.shl (i32.load8_u (local.get $p)) (i32.const 2))))))
+        (local.set $t (i32.add (local.get $t) (i32.const 1024)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br_if $by1 (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))))
+    (f32.add
+      (f32.add (f32.add (local.get $s0) (local.get $s1)) (f32.add (local.get $s2) (local.get $s3)))
+      (f32.load (i32.sub (local.get $v) (i32.const 4)))))
 
   ;; ------------------------------------------------------------ links
   ;; Address of node $id's link count on $level (its links follow).

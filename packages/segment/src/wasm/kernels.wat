@@ -368,4 +368,109 @@
         (local.set $row (i32.add (local.get $row) (local.get $stride)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br_if $next (local.tee $count (i32.sub (local.get $count) (i32.const 1))))))))
+
+  ;; ---------------------------------------------------------------- product quantization
+  ;; pq_assign(points, pstride, n, len, ct, k4, out, ostride): for each of n points of `len` f32
+  ;; (point i at points + i * pstride) writes at out + i * ostride the u8 index of the nearest
+  ;; centroid by squared L2, ties to the smaller index. Centroids are transposed, four at a time
+  ;; in lanes: ct holds, for each dimension j, k4 f32 (k4 = centroids rounded up to 4, the lanes
+  ;; past the last centroid hold a huge value so that they never win): one f32x4 step scores one
+  ;; dimension of four centroids, so no lanes are summed across (dense/product.ts builds ct).
+  (func (export "pq_assign") (param $points i32) (param $pstride i32) (param $n i32) (param $len i32)
+        (param $ct i32) (param $k4 i32) (param $out i32) (param $ostride i32)
+    (local $g i32) (local $j i32) (local $x i32) (local $c i32) (local $row i32)
+    (local $acc v128) (local $d v128) (local $best v128) (local $bestIdx v128) (local $idx v128) (local $lt v128)
+    (local $m f32) (local $mi i32) (local $v f32) (local $vi i32)
+    (local.set $row (i32.shl (local.get $k4) (i32.const 2)))
+    (block $points_done
+      (loop $point
+        (br_if $points_done (i32.eqz (local.get $n)))
+        (local.set $best (f32x4.splat (f32.const inf)))
+        (local.set $bestIdx (i32x4.splat (i32.const 0)))
+        (local.set $idx (v128.const i32x4 0 1 2 3))
+        (local.set $g (i32.const 0))
+        (block $groups_done
+          (loop $group
+            (br_if $groups_done (i32.ge_u (local.get $g) (local.get $k4)))
+            (local.set $acc (f32x4.splat (f32.const 0)))
+            (local.set $x (local.get $points))
+            (local.set $c (i32.add (local.get $ct) (i32.shl (local.get $g) (i32.const 2))))
+            (local.set $j (local.get $len))
+            (loop $dims
+              (local.set $d (f32x4.sub (f32x4.splat (f32.load (local.get $x))) (v128.load (local.get $c))))
+              (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
+              (local.set $x (i32.add (local.get $x) (i32.const 4)))
+              (local.set $c (i32.add (local.get $c) (local.get $row)))
+              (br_if $dims (local.tee $j (i32.sub (local.get $j) (i32.const 1)))))
+            (local.set $lt (f32x4.lt (local.get $acc) (local.get $best)))
+            (local.set $best (v128.bitselect (local.get $acc) (local.get $best) (local.get $lt)))
+            (local.set $bestIdx (v128.bitselect (local.get $idx) (local.get $bestIdx) (local.get $lt)))
+            (local.set $idx (i32x4.add (local.get $idx) (i32x4.splat (i32.const 4))))
+            (local.set $g (i32.add (local.get $g) (i32.const 4)))
+            (br $group)))
+        ;; The best of the four lanes: the smallest distance, then the smallest index.
+        (local.set $m (f32x4.extract_lane 0 (local.get $best)))
+        (local.set $mi (i32x4.extract_lane 0 (local.get $bestIdx)))
+        (local.set $v (f32x4.extract_lane 1 (local.get $best)))
+        (local.set $vi (i32x4.extract_lane 1 (local.get $bestIdx)))
+        (if (i32.or (f32.lt (local.get $v) (local.get $m))
+                    (i32.and (f32.eq (local.get $v) (local.get $m)) (i32.lt_u (local.get $vi) (local.get $mi))))
+          (then (local.set $m (local.get $v)) (local.set $mi (local.get $vi))))
+        (local.set $v (f32x4.extract_lane 2 (local.get $best)))
+        (local.set $vi (i32x4.extract_lane 2 (local.get $bestIdx)))
+        (if (i32.or (f32.lt (local.get $v) (local.get $m))
+                    (i32.and (f32.eq (local.get $v) (local.get $m)) (i32.lt_u (local.get $vi) (local.get $mi))))
+          (then (local.set $m (local.get $v)) (local.set $mi (local.get $vi))))
+        (local.set $v (f32x4.extract_lane 3 (local.get $best)))
+        (local.set $vi (i32x4.extract_lane 3 (local.get $bestIdx)))
+        (if (i32.or (f32.lt (local.get $v) (local.get $m))
+                    (i32.and (f32.eq (local.get $v) (local.get $m)) (i32.lt_u (local.get $vi) (local.get $mi))))
+          (then (local.set $m (local.get $v)) (local.set $mi (local.get $vi))))
+        (i32.store8 (local.get $out) (local.get $mi))
+        (local.set $points (i32.add (local.get $points) (local.get $pstride)))
+        (local.set $out (i32.add (local.get $out) (local.get $ostride)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $point))))
+
+  ;; pq_table(q, book, dim, subdim, metric, out): a query's product-quantization lookup table.
+  ;; The codebook is stored transposed per sub-vector (sub-vector s at float s * 256 * subdim:
+  ;; for each of its dimensions j, 256 f32, centroid c's value at j * 256 + c), so one f32x4 step
+  ;; adds one dimension's term for four centroids. out gets, for sub-vector s, 256 f32 at
+  ;; s * 256: the partial keys, larger is better: dot q_s.c (metric 0), -|q_s - c|^2 (1),
+  ;; -|q_s - c|_1 (2).
+  (func (export "pq_table") (param $q i32) (param $book i32) (param $dim i32) (param $subdim i32)
+        (param $metric i32) (param $out i32)
+    (local $left i32) (local $len i32) (local $g i32) (local $j i32) (local $x i32) (local $c i32)
+    (local $acc v128) (local $d v128) (local $block i32)
+    (local.set $left (local.get $dim))
+    (local.set $block (i32.shl (local.get $subdim) (i32.const 10)))
+    (block $done
+      (loop $sub
+        (br_if $done (i32.eqz (local.get $left)))
+        (local.set $len (select (local.get $subdim) (local.get $left) (i32.lt_u (local.get $subdim) (local.get $left))))
+        (local.set $g (i32.const 0))
+        (loop $group
+          (local.set $acc (f32x4.splat (f32.const 0)))
+          (local.set $x (local.get $q))
+          (local.set $c (i32.add (local.get $book) (i32.shl (local.get $g) (i32.const 2))))
+          (local.set $j (local.get $len))
+          (loop $dims
+            (local.set $d (f32x4.splat (f32.load (local.get $x))))
+            (if (i32.eqz (local.get $metric))
+              (then (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (v128.load (local.get $c))))))
+              (else
+                (local.set $d (f32x4.sub (local.get $d) (v128.load (local.get $c))))
+                (if (i32.eq (local.get $metric) (i32.const 1))
+                  (then (local.set $acc (f32x4.sub (local.get $acc) (f32x4.mul (local.get $d) (local.get $d)))))
+                  (else (local.set $acc (f32x4.sub (local.get $acc) (f32x4.abs (local.get $d))))))))
+            (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (local.set $c (i32.add (local.get $c) (i32.const 1024)))
+            (br_if $dims (local.tee $j (i32.sub (local.get $j) (i32.const 1)))))
+          (v128.store (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 2))) (local.get $acc))
+          (br_if $group (i32.lt_u (local.tee $g (i32.add (local.get $g) (i32.const 4))) (i32.const 256))))
+        (local.set $q (i32.add (local.get $q) (i32.shl (local.get $len) (i32.const 2))))
+        (local.set $book (i32.add (local.get $book) (local.get $block)))
+        (local.set $out (i32.add (local.get $out) (i32.const 1024)))
+        (local.set $left (i32.sub (local.get $left) (local.get $len)))
+        (br $sub))))
 )
