@@ -82,9 +82,13 @@ export interface SearchRequest {
   readonly scoreThreshold: number | null;
   readonly withPayload: WithPayload;
   readonly withVector: WithVector;
-  /** params.exact; every search is exact until the HNSW index lands */
+  /** params.exact: score every candidate on the f32 vectors (quantization is ignored). */
   readonly exact: boolean;
   readonly hnswEf: number | null;
+  /** params.indexed_only: skip segments that need a graph but do not have one yet. */
+  readonly indexedOnly?: boolean;
+  /** params.quantization; null: the index's defaults. Unset fields (null) are the index's choice. */
+  readonly quantization?: { readonly ignore: boolean; readonly rescore: boolean | null; readonly oversampling: number | null } | null;
 }
 
 export interface ScrollRequest {

@@ -91,13 +91,24 @@ function definedOnly<T extends object>(partial: Partial<T>): Partial<T> {
 }
 
 /**
- * Qdrant's quantization_config as the dense index takes it. Scalar int8 is built; binary and
- * product quantization are not built yet, so such a vector is searched on its float32 rows.
+ * Qdrant's quantization_config (as the API validated it) as the dense index takes it: scalar
+ * int8, binary (one_bit / two_bits) or product (x4 .. x64). always_ram / memory change nothing
+ * here: codes always live in memory.
  */
 export function denseQuantization(config: QuantizationConfig | null): DenseQuantization | null {
-  const scalar = config?.['scalar'] as { quantile?: number | null; always_ram?: boolean | null } | undefined;
-  if (scalar === undefined || scalar === null) return null;
-  return { kind: 'int8', quantile: scalar.quantile ?? 1, alwaysRam: scalar.always_ram ?? false };
+  if (config === null) return null;
+  const scalar = config['scalar'] as { quantile?: number | null; always_ram?: boolean | null } | undefined;
+  if (scalar !== undefined && scalar !== null) return { kind: 'int8', quantile: scalar.quantile ?? 1, alwaysRam: scalar.always_ram ?? false };
+  const binary = config['binary'] as { encoding?: string | null; always_ram?: boolean | null } | undefined;
+  if (binary !== undefined && binary !== null) {
+    return { kind: 'binary', alwaysRam: binary.always_ram ?? false, encoding: binary.encoding === 'two_bits' ? 'two_bits' : 'one_bit' };
+  }
+  const product = config['product'] as { compression?: string; always_ram?: boolean | null } | undefined;
+  if (product !== undefined && product !== null) {
+    const compression = Number(String(product.compression).slice(1)) as 4 | 8 | 16 | 32 | 64;
+    return { kind: 'product', compression, alwaysRam: product.always_ram ?? false };
+  }
+  return null;
 }
 
 /**

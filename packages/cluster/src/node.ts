@@ -752,6 +752,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       excludeIds,
       exact: request.exact,
       hnswEf: request.hnswEf,
+      indexedOnly: request.indexedOnly ?? false,
+      quantization: request.quantization ?? null,
     };
     const lists = await this.readShards(target, groups, options, (r, ctx) => r.search(params, ctx), resolveById);
     return mergeTopK(lists, distance, request.offset, request.limit);

@@ -105,3 +105,49 @@ describe('parseCreateFieldIndex', () => {
     expect(failure(() => parseCreateFieldIndex({ field_schema: 'keyword' })).message).toMatch(/missing field `field_name`/);
   });
 });
+
+describe('quantization_config', () => {
+  const create = (q: unknown): unknown => parseCreateCollection({ vectors: { size: 8, distance: 'Cosine' }, quantization_config: q }, L).quantization;
+
+  it('keeps every config the dense index builds, as given', () => {
+    for (const q of [
+      { scalar: { type: 'int8' } },
+      { scalar: { type: 'int8', quantile: 0.99, always_ram: true } },
+      { scalar: { type: 'int8', memory: 'pinned' } },
+      { binary: {} },
+      { binary: { always_ram: true, encoding: 'one_bit', query_encoding: 'default' } },
+      { binary: { encoding: 'two_bits', query_encoding: 'binary' } },
+      { product: { compression: 'x4' } },
+      { product: { compression: 'x64', always_ram: false } },
+    ]) {
+      expect(create(q)).toEqual(q);
+    }
+  });
+
+  it('refuses what the index cannot build with 400, at create and at PATCH (collection and vector)', () => {
+    for (const q of [
+      { binary: { encoding: 'one_and_half_bits' } },
+      { binary: { query_encoding: 'scalar8bits' } },
+      { binary: { query_encoding: 'scalar4bits' } },
+      { turbo: {} },
+    ]) {
+      const atCreate = failure(() => create(q));
+      expect(atCreate.kind).toBe('unsupported');
+      expect(atCreate.message).toMatch(/quantization_config\.(binary|turbo)/);
+      expect(failure(() => parseUpdateCollection({ quantization_config: q }, L)).kind).toBe('unsupported');
+      expect(failure(() => parseUpdateCollection({ vectors: { '': { quantization_config: q } } }, L)).kind).toBe('unsupported');
+      const named = { vectors: { text: { size: 4, distance: 'Dot', quantization_config: q } } };
+      expect(failure(() => parseCreateCollection(named, L)).kind).toBe('unsupported');
+    }
+  });
+
+  it('answers malformed configs in Qdrant\'s words: wrong variants 400, out of range 422', () => {
+    expect(failure(() => create({ product: { compression: 'x2' } })).message).toMatch(/quantization_config.product.compression: unknown variant `x2`/);
+    expect(failure(() => create({ product: {} })).message).toMatch(/missing field `compression`/);
+    expect(failure(() => create({ binary: { encoding: 'three_bits' } })).kind).toBe('bad_request');
+    expect(failure(() => create({ scalar: { type: 'int8', memory: 'disk' } })).kind).toBe('bad_request');
+    expect(failure(() => create({ scalar: { type: 'int8', quantile: 0.4 } })).kind).toBe('validation');
+    expect(failure(() => create({ scalar: { type: 'int8' }, binary: {} })).kind).toBe('bad_request');
+    expect(failure(() => create({ lattice: {} })).message).toMatch(/unknown variant `lattice`/);
+  });
+});

@@ -76,25 +76,41 @@ export function parseWalDiff(value: unknown, path: string): Partial<WalConfig> {
   return out;
 }
 
-/** {scalar: {type: int8, quantile?, always_ram?}} | {product: {compression, always_ram?}} | {binary: {always_ram?}} */
+/**
+ * {scalar: {type: int8, quantile?, always_ram?, memory?}} | {product: {compression, always_ram?,
+ * memory?}} | {binary: {always_ram?, memory?, encoding?, query_encoding?}}, kept as given. What
+ * the dense index cannot build is refused here, at create / PATCH, never later when a segment
+ * is sealed: binary `one_and_half_bits`, the asymmetric query encodings `scalar4bits` /
+ * `scalar8bits`, and `turbo` quantization.
+ */
 export function parseQuantization(value: unknown, path: string): QuantizationConfig {
   const o = asObject(value, path);
   const keys = Object.keys(o);
   if (keys.length !== 1) throw formatError(path, 'expected exactly one of `scalar`, `product`, `binary`');
   const kind = keys[0] as string;
   const p = join(path, kind);
+  if (kind === 'turbo') throw unsupported(`${p} (turbo quantization; scalar, binary and product are)`);
+  if (kind !== 'scalar' && kind !== 'product' && kind !== 'binary') {
+    throw formatError(path, `unknown variant \`${kind}\`, expected one of \`scalar\`, \`product\`, \`binary\``);
+  }
   const inner = asObject(o[kind], p);
   optBool(inner, 'always_ram', p);
+  const memory = opt(inner, 'memory');
+  if (memory !== undefined) asEnum(memory, join(p, 'memory'), ['cold', 'cached', 'pinned']);
   if (kind === 'scalar') {
     asEnum(req(inner, 'type', p), join(p, 'type'), ['int8']);
     optNumber(inner, 'quantile', p, 0.5, 1);
   } else if (kind === 'product') {
     asEnum(req(inner, 'compression', p), join(p, 'compression'), ['x4', 'x8', 'x16', 'x32', 'x64']);
-  } else if (kind === 'binary') {
-    const enc = opt(inner, 'encoding');
-    if (enc !== undefined) asEnum(enc, join(p, 'encoding'), ['one_bit', 'two_bits', 'one_and_half_bits']);
   } else {
-    throw formatError(path, `unknown variant \`${kind}\`, expected one of \`scalar\`, \`product\`, \`binary\``);
+    const enc = opt(inner, 'encoding');
+    const encoding = enc === undefined ? 'one_bit' : asEnum(enc, join(p, 'encoding'), ['one_bit', 'two_bits', 'one_and_half_bits']);
+    if (encoding === 'one_and_half_bits') throw unsupported(`${join(p, 'encoding')} \`one_and_half_bits\` (one_bit and two_bits are)`);
+    const qe = opt(inner, 'query_encoding');
+    const queryEncoding = qe === undefined ? 'default' : asEnum(qe, join(p, 'query_encoding'), ['default', 'binary', 'scalar4bits', 'scalar8bits']);
+    if (queryEncoding === 'scalar4bits' || queryEncoding === 'scalar8bits') {
+      throw unsupported(`${join(p, 'query_encoding')} \`${queryEncoding}\` (asymmetric queries; default and binary are)`);
+    }
   }
   return o;
 }

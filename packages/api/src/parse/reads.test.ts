@@ -89,3 +89,35 @@ describe('parseSearch (legacy)', () => {
     expect(parseSearchBatch({ searches: [{ vector: [1, 2], limit: 1 }] }, UNNAMED, L)).toHaveLength(1);
   });
 });
+
+describe('search params', () => {
+  const params = (p: unknown): unknown => {
+    const r = parseSearch({ vector: [1, 2], limit: 5, params: p }, '', UNNAMED, L);
+    return { exact: r.exact, hnswEf: r.hnswEf, indexedOnly: r.indexedOnly, quantization: r.quantization };
+  };
+
+  it('reads exact, hnsw_ef, indexed_only and quantization, with Qdrant defaults', () => {
+    expect(parseSearch({ vector: [1, 2], limit: 5 }, '', UNNAMED, L)).toMatchObject({ exact: false, hnswEf: null, indexedOnly: false, quantization: null });
+    expect(params({})).toEqual({ exact: false, hnswEf: null, indexedOnly: false, quantization: null });
+    expect(params({ exact: true, hnsw_ef: 128, indexed_only: true })).toEqual({ exact: true, hnswEf: 128, indexedOnly: true, quantization: null });
+    expect(params({ quantization: {} })).toMatchObject({ quantization: { ignore: false, rescore: null, oversampling: null } });
+    expect(params({ quantization: { ignore: true, rescore: false, oversampling: 2.4 } })).toMatchObject({
+      quantization: { ignore: true, rescore: false, oversampling: 2.4 },
+    });
+    expect(params({ quantization: { rescore: null, oversampling: null } })).toMatchObject({ quantization: { ignore: false, rescore: null, oversampling: null } });
+  });
+
+  it('takes them in query requests too', () => {
+    const q = parseQuery({ query: [1, 2], params: { quantization: { oversampling: 3 } } }, '', UNNAMED, L);
+    expect(q).toMatchObject({ request: { quantization: { ignore: false, rescore: null, oversampling: 3 } } });
+  });
+
+  it('refuses oversampling below 1 with 422 and wrong types with 400', () => {
+    expect(failure(() => params({ quantization: { oversampling: 0.5 } })).message).toBe(
+      'Validation error in JSON body: [params.quantization.oversampling: value 0.5 invalid, must be 1 or larger]',
+    );
+    expect(failure(() => params({ quantization: { rescore: 'yes' } })).kind).toBe('bad_request');
+    expect(failure(() => params({ quantization: true })).kind).toBe('bad_request');
+    expect(failure(() => params({ indexed_only: 1 })).kind).toBe('bad_request');
+  });
+});

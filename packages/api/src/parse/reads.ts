@@ -123,13 +123,32 @@ export function parseFacet(body: unknown, limits: Limits): FacetRequest {
   };
 }
 
-function parseSearchParams(o: JsonObj, path: string): { exact: boolean; hnswEf: number | null } {
+/** Qdrant's SearchParams: exact, hnsw_ef, indexed_only, quantization {ignore, rescore, oversampling}. */
+function parseSearchParams(o: JsonObj, path: string): Pick<SearchRequest, 'exact' | 'hnswEf' | 'indexedOnly' | 'quantization'> {
   const raw = opt(o, 'params');
-  if (raw === undefined) return { exact: false, hnswEf: null };
+  if (raw === undefined) return { exact: false, hnswEf: null, indexedOnly: false, quantization: null };
   const p = join(path, 'params');
   const params = asObject(raw, p);
-  optBool(params, 'indexed_only', p);
-  return { exact: optBool(params, 'exact', p) ?? false, hnswEf: optUint(params, 'hnsw_ef', p, 1) };
+  return {
+    exact: optBool(params, 'exact', p) ?? false,
+    hnswEf: optUint(params, 'hnsw_ef', p, 1),
+    indexedOnly: optBool(params, 'indexed_only', p) ?? false,
+    quantization: parseQuantizationSearch(opt(params, 'quantization'), join(p, 'quantization')),
+  };
+}
+
+/**
+ * {ignore (default false), rescore (unset: rescore), oversampling (>= 1; unset: the index's
+ * default)}; null when absent. `exact: true` ignores it (the search scores f32 rows).
+ */
+function parseQuantizationSearch(value: unknown, path: string): SearchRequest['quantization'] {
+  if (value === undefined) return null;
+  const q = asObject(value, path);
+  return {
+    ignore: optBool(q, 'ignore', path) ?? false,
+    rescore: optBool(q, 'rescore', path),
+    oversampling: optNumber(q, 'oversampling', path, 1),
+  };
 }
 
 /** Fields every search shares; the query itself is read by the caller. */
