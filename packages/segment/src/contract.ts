@@ -111,6 +111,11 @@ export interface SegmentStats {
   readonly vectors: ReadonlyMap<string, number>;
   readonly payloadBytesApprox: number;
   readonly vectorBytes: number;
+  /**
+   * vectorBytes by vector name: the memory each named vector's storage holds (rows as f32 per
+   * value whatever the datatype, capacity, graph and codes when indexed).
+   */
+  readonly vectorBytesByName?: ReadonlyMap<string, number>;
   /** A shard's stats: segments held (appendable, frozen and sealed). */
   readonly segments?: number;
   /** Live vectors held in HNSW graphs (Qdrant's indexed_vectors_count). */

@@ -17,4 +17,5 @@ export { estimateFilter, exactly } from './cardinality.js';
 export type { Cardinality, CardinalitySources } from './cardinality.js';
 export { payloadSubsets, subsetKey, subsetPointsMin } from './payload-subsets.js';
 export { VectorStore } from './vector-store.js';
+export { checkDatatypeRange, datatypeElementBytes, storedForm, STORED_ELEMENT_BYTES, toFloat16, toUint8 } from './datatype.js';
 export { HNSW_EF_MAX, HNSW_M_MAX, HNSW_M_MIN } from './hnsw/limits.js';

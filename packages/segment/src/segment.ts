@@ -58,7 +58,8 @@ import type {
 import { encodeImage } from './image.js';
 import type { ImageContent } from './image.js';
 import { approxJsonBytes, cloneJson } from './json.js';
-import { normalized, passesThreshold, scoreOfKey } from './kernels.js';
+import { passesThreshold, scoreOfKey } from './kernels.js';
+import { storedForm } from './datatype.js';
 import { parseJsonPath, projectPayload, removeAtPath, setAtPath } from './path.js';
 import { FieldIndex } from './payload-index.js';
 import type { FacetValue } from './payload-index.js';
@@ -546,7 +547,8 @@ export class Segment implements SegmentContract {
     const k = params.limit + params.offset;
     if (k <= 0) return [];
     const distance = store.params.distance;
-    const query = distance === 'Cosine' ? normalized(params.vector) : params.vector;
+    // As Qdrant does: the query is normalised for Cosine and converted to the datatype, like a row.
+    const query = storedForm(store.params, params.vector);
     assert(query.length === store.dim, 'query vector length');
     const { keys, offsets } = store instanceof DenseSpace ? this.searchDense(store, query, k, params) : this.searchScan(store, query, k, params);
     const out: ScoredPoint[] = [];
@@ -804,12 +806,14 @@ export class Segment implements SegmentContract {
 
   stats(): SegmentStats {
     const vectors = new Map<string, number>();
+    const vectorBytesByName = new Map<string, number>();
     let vectorBytes = 0;
     for (const [name, store] of this.stores) {
       vectors.set(name, store.size - (this.deadRows.get(name) ?? 0));
       vectorBytes += store.bytesHeld;
+      vectorBytesByName.set(name, store.bytesHeld);
     }
-    return { points: this.liveCount, vectors, payloadBytesApprox: this.payloadBytes, vectorBytes };
+    return { points: this.liveCount, vectors, payloadBytesApprox: this.payloadBytes, vectorBytes, vectorBytesByName };
   }
 
   serialize(): Uint8Array[] {

@@ -5,6 +5,7 @@ import type { SearchParams } from './contract.js';
 import { createSegment, loadSegment } from './load.js';
 import type { Segment } from './segment.js';
 import { must, point, rng, schemaOf, space } from './test-support.js';
+import { storedForm, toFloat16 } from './datatype.js';
 import { SCAN_CHUNK } from './vector-store.js';
 import { wasmSimdSupported } from './wasm/load.js';
 import type { KernelImplementation } from './wasm/types.js';
@@ -212,3 +213,64 @@ function expectTopK(distance: Distance, got: ScoredPoint[], keys: Map<PointId, n
   const worst = Math.min(...got.map((p) => keys.get(p.id) as number));
   for (const [id, key] of keys) if (!kept.has(id)) expect(key).toBeLessThanOrEqual(worst + 2 * bound);
 }
+
+describe('vector datatypes', () => {
+  const DATATYPES = ['float16', 'uint8'] as const;
+  const dim = 6;
+  /** Values that exercise the conversions: fractions, negatives, above 255, f16 ties. */
+  const value = (r: () => number): number => Math.fround((r() - 0.3) * 400);
+
+  for (const datatype of DATATYPES) {
+    for (const distance of DISTANCES) {
+      it(`${datatype}, ${distance}: rows, retrieve and scores are on the converted values, also after an image round trip`, () => {
+        const r = rng(DISTANCES.indexOf(distance) * 7 + datatype.length);
+        const params_ = { size: dim, distance, onDisk: null, datatype };
+        const schema = schemaOf({ v: params_ });
+        const segment = createSegment(schema);
+        const raw = new Map<number, Float32Array>();
+        for (let id = 0; id < 300; id++) raw.set(id, Float32Array.from({ length: dim }, () => value(r)));
+        segment.apply({ kind: 'upsert', points: [...raw].map(([id, v]) => point(id, [...v], null, 'v')) });
+        const stored = new Map([...raw].map(([id, v]) => [id, storedForm(params_, v)]));
+        for (const row of stored.values()) {
+          for (const x of row) {
+            if (datatype === 'float16') expect(toFloat16(x)).toBe(x);
+            else if (distance !== 'Cosine') expect(Number.isInteger(x) && x >= 0 && x <= 255).toBe(true);
+          }
+        }
+        const got = segment.retrieve([0, 1, 299], { kind: 'none' }, true);
+        expect(got.map((p) => [...(p.vectors?.get('v') ?? [])])).toEqual([0, 1, 299].map((id) => [...(stored.get(id) as Float32Array)]));
+        const query = Float32Array.from({ length: dim }, () => value(r));
+        const q = storedForm(params_, query);
+        const brute = [...stored].map(([id, v]) => {
+          let s = 0;
+          for (let j = 0; j < dim; j++) {
+            const a = v[j] as number;
+            const b = q[j] as number;
+            s += distance === 'Euclid' ? (a - b) ** 2 : distance === 'Manhattan' ? Math.abs(a - b) : a * b;
+          }
+          return { id, score: distance === 'Euclid' ? Math.sqrt(s) : s };
+        });
+        const better = distance === 'Euclid' || distance === 'Manhattan' ? 1 : -1;
+        brute.sort((a, b) => better * (a.score - b.score) || a.id - b.id);
+        const found = segment.search(params([...query], { limit: 20 }));
+        const exact = datatype === 'uint8' && distance !== 'Cosine';
+        found.forEach((p, i) => {
+          const want = brute[i] as { id: number; score: number };
+          if (exact) expect([p.id, p.score]).toEqual([want.id, want.score]);
+          else expect(p.score).toBeCloseTo(want.score, distance === 'Cosine' ? 5 : 0);
+        });
+        const loaded = loadSegment(schema, segment.serialize());
+        expect(loaded.search(params([...query], { limit: 20 }))).toEqual(found);
+        expect(loaded.retrieve([0, 1, 299], { kind: 'none' }, true)).toEqual(got);
+      });
+    }
+  }
+
+  it('replays the same write to the same row: converting a converted vector changes nothing', () => {
+    for (const datatype of DATATYPES) {
+      const p = { size: 3, distance: 'Dot' as const, onDisk: null, datatype };
+      const once = storedForm(p, Float32Array.from([0.1, 300.7, -5.5]));
+      expect([...storedForm(p, once)]).toEqual([...once]);
+    }
+  });
+});

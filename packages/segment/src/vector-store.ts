@@ -3,6 +3,10 @@
 // presence bitset on the JS heap, because a point may lack a named vector. Cosine rows are stored
 // unit length, so Cosine and Dot both score with the dot kernel.
 //
+// set() is the one place a vector enters a segment (upserts, vector updates, WAL replay): it
+// converts the values to the space's datatype (./datatype.ts) there, so every later read, scan,
+// image and index sees the converted values. Rows stay f32 whatever the datatype.
+//
 // Each vector space owns one Arena (one WebAssembly.Memory), created at the first insert:
 //
 //   [reserved | query (dim f32) | offsets (SCAN_CHUNK u32) | scores (SCAN_CHUNK f32) | rows ...]
@@ -19,7 +23,7 @@
 // that a sealed, indexed segment and this scan agree on scores and ties.
 import { ShoalError, assert } from '@shoal/common';
 import type { VectorParams } from '@shoal/common';
-import { normalized } from './kernels.js';
+import { storedForm } from './datatype.js';
 import type { TopK } from './topk.js';
 import { Arena, WASM32_BYTES_MAX } from './wasm/arena.js';
 import { createKernels } from './wasm/kernels.js';
@@ -118,10 +122,13 @@ export class VectorStore {
     this.refreshView();
   }
 
-  /** Store a vector (normalised for Cosine) at offset. */
+  /**
+   * Store a vector at offset, converted to the datatype and normalised for Cosine (storedForm).
+   * Never refuses a value: replaying a logged write must not fail (the API checks values).
+   */
   set(offset: number, vector: Float32Array): void {
     assert(vector.length === this.dim, `vector length ${vector.length} != ${this.dim}`);
-    this.setRaw(offset, this.params.distance === 'Cosine' ? normalized(vector) : vector);
+    this.setRaw(offset, storedForm(this.params, vector));
   }
 
   /** Store an already-normalised row as is (loading an image). */
@@ -154,7 +161,7 @@ export class VectorStore {
   }
 
   /**
-   * Scores `query` (already normalised for Cosine) against every candidate offset (ascending,
+   * Scores `query` (already in stored form: normalised for Cosine, converted) against every candidate offset (ascending,
    * each present) and pushes (key, offset) into `top`, key larger-is-better: the dot product,
    * or the negated squared L2 / L1 distance. Scores are the kernels' f32 results.
    */

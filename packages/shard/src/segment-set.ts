@@ -249,15 +249,17 @@ export class SegmentSet {
     let vectorBytes = 0;
     let indexedVectors = 0;
     const vectors = new Map<string, number>();
+    const vectorBytesByName = new Map<string, number>();
     for (const segment of this.segments()) {
       const stats = segment.stats();
       points += stats.points;
       payloadBytesApprox += stats.payloadBytesApprox;
       vectorBytes += stats.vectorBytes;
       for (const [name, count] of stats.vectors) vectors.set(name, (vectors.get(name) ?? 0) + count);
+      for (const [name, bytes] of stats.vectorBytesByName ?? []) vectorBytesByName.set(name, (vectorBytesByName.get(name) ?? 0) + bytes);
       indexedVectors += indexedVectorCount(segment);
     }
-    return { points, vectors, payloadBytesApprox, vectorBytes, segments: this.entries.length + 1, indexedVectors };
+    return { points, vectors, payloadBytesApprox, vectorBytes, vectorBytesByName, segments: this.entries.length + 1, indexedVectors };
   }
 }
 

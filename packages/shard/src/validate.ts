@@ -1,10 +1,12 @@
 import { ShoalError, type NamedVectors, type PointOperation } from '@shoal/common';
-import type { SegmentSchema } from '@shoal/segment';
+import { checkDatatypeRange, type SegmentSchema } from '@shoal/segment';
 
 /**
  * Checks what would make an operation fail inside the segment after it is already in the WAL
- * (a vector name the shard does not have, a wrong dimension). The API layer checks these
- * too; this is the last line, so a bad record can never reach the log and break replay.
+ * (a vector name the shard does not have, a wrong dimension), or store a value that the vector's
+ * datatype turns infinite (float16; the segment converts without checking, so replay cannot
+ * fail). The API layer checks names and dimensions too; this is the last line, so a bad record
+ * can never reach the log and break replay.
  */
 export function validateOperation(op: PointOperation, schema: SegmentSchema): void {
   switch (op.kind) {
@@ -32,6 +34,6 @@ function checkVectors(vectors: NamedVectors, schema: SegmentSchema): void {
     if (params === undefined) checkName(name, schema);
     else if (vector.length !== params.size) {
       throw new ShoalError('bad_request', `Wrong input: Vector dimension error: expected dim: ${params.size}, got ${vector.length}`);
-    }
+    } else checkDatatypeRange(params, vector, name);
   }
 }
