@@ -36,37 +36,67 @@ function settledRss() {
 /** Oversampling of the int8 row: ceil(k * this) estimates are rescored on the f32 rows. */
 export const INT8_OVERSAMPLING = 2;
 /**
- * Calibration of the int8 row: the whole range of values (what Qdrant does when `quantile` is
- * unset). 0.99 clips the 0.5% most extreme values on each side: slightly better on GloVe-like
- * data with outliers, but on the 768-d mixture, whose neighbours differ by less than the clipped
- * amounts, it drops recall to ~0.73 at any ef (measured).
+ * Calibration of the int8 row: the central 99% of the values (Qdrant's usual setting); the
+ * 0.5% most extreme on each side are clipped. Each row's code carries its own coding error
+ * (packages/segment/src/dense/quantize.ts), without which the 768-d mixture, whose neighbours
+ * differ by less than the clipped amounts, stayed near recall 0.73 at any ef.
  */
-export const INT8_QUANTILE = 1;
+export const INT8_QUANTILE = 0.99;
+/** Product quantization of the pq row: x16, four dimensions per code byte. */
+export const PQ_COMPRESSION = 16;
+
+/**
+ * The quantized rows of ours: what the index codes and how a search uses the codes. The binary
+ * and pq rows rescore every candidate of the walk (oversampling = ef / k): their codes rank
+ * near neighbours too coarsely for a fixed small oversampling to reach high recall.
+ */
+const OURS = {
+  ours: { quantization: null, oversampling: () => null, label: 'f32' },
+  'ours-int8': {
+    quantization: { kind: 'int8', quantile: INT8_QUANTILE, alwaysRam: true },
+    oversampling: () => INT8_OVERSAMPLING,
+    label: `int8 q${INT8_QUANTILE} traversal + f32 rescoring of ${INT8_OVERSAMPLING}k`,
+  },
+  'ours-binary': {
+    quantization: { kind: 'binary', alwaysRam: true, encoding: 'one_bit' },
+    oversampling: (ef) => Math.max(1, ef / K),
+    label: 'binary 1-bit traversal + f32 rescoring of all ef',
+  },
+  'ours-pq': {
+    quantization: { kind: 'product', compression: PQ_COMPRESSION, alwaysRam: true },
+    oversampling: (ef) => Math.max(1, ef / K),
+    label: `product x${PQ_COMPRESSION} traversal + f32 rescoring of all ef`,
+  },
+};
 
 /**
  * Our DenseIndex (packages/segment/src/dense): rows, codes and graph in one WebAssembly memory,
- * search and build in WebAssembly (or the JS loops where SIMD is missing). `int8`: traversal on
- * scalar int8 codes, the best ceil(k * INT8_OVERSAMPLING) rescored on f32 rows.
+ * search and build in WebAssembly (or the JS loops where SIMD is missing), one row of OURS.
  */
-function oursWith(int8) {
+function oursWith(row) {
   return async () => {
     const { buildDenseIndex } = await import('../../packages/segment/dist/index.js');
     const { wasmSimdSupported } = await import('../../packages/segment/dist/wasm/index.js');
-    const params = {
-      dim: spec.dim, metric: spec.metric, m: M, efConstruct: EF_CONSTRUCT, seed: SEED,
-      quantization: int8 ? { kind: 'int8', quantile: INT8_QUANTILE, alwaysRam: true } : null,
-    };
-    const quantization = int8 ? { ignore: false, rescore: true, oversampling: INT8_OVERSAMPLING } : null;
+    const params = { dim: spec.dim, metric: spec.metric, m: M, efConstruct: EF_CONSTRUCT, seed: SEED, quantization: row.quantization };
     let index = null;
     let ef = EF_CONSTRUCT;
+    let quantization = null;
     let last = null;
     const engine = wasmSimdSupported() ? 'WASM' : 'JS';
+    const setQuantization = () => {
+      const oversampling = row.oversampling(ef);
+      quantization = oversampling === null ? null : { ignore: false, rescore: true, oversampling };
+    };
+    setQuantization();
     return {
       build() {
         index = buildDenseIndex(base, spec.n, params);
       },
-      label: () => (int8 ? `ours (${engine}, int8 traversal + f32 rescoring of ${INT8_OVERSAMPLING}k)` : `ours (${engine}, f32)`),
-      setEf(value) { ef = value; },
+      label: () => `ours (${engine}, ${row.label})`,
+      setEf(value) {
+        ef = value;
+        setQuantization();
+      },
       search(q) {
         last = index.search(queries[q], { k: K, ef, exact: false, allowed: null, deleted: null, quantization });
         return last.ids;
@@ -131,7 +161,11 @@ async function usearch() {
   };
 }
 
-const ENGINES = { ours: oursWith(false), 'ours-int8': oursWith(true), hnswlib, usearch };
+const ENGINES = {
+  ...Object.fromEntries(Object.entries(OURS).map(([name, row]) => [name, oursWith(row)])),
+  hnswlib,
+  usearch,
+};
 
 function recallAt(engine, ef) {
   engine.setEf(ef);

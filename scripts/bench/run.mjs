@@ -22,13 +22,23 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const EF_GRID = [10, 12, 16, 20, 24, 32, 40, 48, 64, 80, 96, 128, 160, 192, 256, 320, 384, 512, 640, 768, 1024, 1280, 1536, 2048];
 const TARGETS = [0.9, 0.95, 0.99];
 const REFERENCE = 'hnswlib';
+/**
+ * Fewest dimensions for the binary row: one bit per dimension ranks neighbours too coarsely
+ * below several hundred (Qdrant recommends binary codes for high-dimensional embeddings).
+ */
+const BINARY_DIM_MIN = 512;
+
+/** Whether an engine has a row on a dataset of `dim` dimensions. */
+function runsOn(engine, dim) {
+  return engine !== 'ours-binary' || dim >= BINARY_DIM_MIN;
+}
 
 const { values } = parseArgs({
   options: {
     dataset: { type: 'string', default: 'all' },
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
-    engines: { type: 'string', default: 'ours,ours-int8,hnswlib,usearch' },
+    engines: { type: 'string', default: 'ours,ours-int8,ours-binary,ours-pq,hnswlib,usearch' },
     resume: { type: 'boolean', default: false },
   },
 });
@@ -89,7 +99,7 @@ async function benchDataset(name) {
   const result = { dataset: name, title: spec.title, n: spec.n, q: spec.q, dim: spec.dim, measuredAt: new Date().toISOString(), engines: {} };
   const live = [];
   try {
-    for (const engine of engines) {
+    for (const engine of engines.filter((e) => runsOn(e, spec.dim))) {
       log(`${spec.key}: building ${engine}`);
       const handle = startEngine(engine, name);
       try {
