@@ -54,7 +54,7 @@ export function claimSlot(memory: WebAssembly.Memory, layout: DenseLayout): numb
     commit(memory, end, pages);
     return slot;
   }
-  throw new ShoalError('overloaded', `no scratch left in this dense index's memory (${SEARCHERS_MAX} searchers at most, 4 GiB in all)`);
+  throw new ShoalError('overloaded', `no scratch left in this dense index's memory (${SEARCHERS_MAX} searchers at most, within the memory's maximum)`);
 }
 
 export function releaseSlot(memory: WebAssembly.Memory, layout: DenseLayout, slot: number): void {
