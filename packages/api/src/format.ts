@@ -133,14 +133,17 @@ export function aliasesJson(list: readonly { alias: string; collection: string }
   return { aliases: list.map((a) => ({ alias_name: a.alias, collection_name: a.collection })) };
 }
 
-/** CollectionClusterInfo of a standalone node: every shard local, nothing remote, no transfers. */
+/** CollectionClusterInfo: replicas here and on other peers, running transfers (comment on the source only), no resharding. */
 export function collectionClusterInfoJson(info: CollectionClusterInfo): JsonMap {
   return {
     peer_id: info.peerId,
     shard_count: info.shardCount,
     local_shards: info.localShards.map((s) => compact({ shard_id: s.shardId, shard_key: s.shardKey, points_count: s.pointsCount, state: s.state })),
     remote_shards: info.remoteShards.map((s) => compact({ shard_id: s.shardId, shard_key: s.shardKey, peer_id: s.peerId, state: s.state })),
-    shard_transfers: info.transfers.map((t) => ({ shard_id: t.shardId, from: t.from, to: t.to, sync: t.sync, method: t.method })),
+    shard_transfers: info.transfers.map((t) => ({
+      shard_id: t.shardId, to_shard_id: t.toShardId, from: t.from, to: t.to, sync: t.sync, method: t.method, comment: t.comment,
+    })),
+    resharding_operations: [],
   };
 }
 

@@ -17,6 +17,7 @@ import {
 import { formatShardKey, sameShardKey, type CollectionMeta, type ShardKey } from '@shoal/meta';
 import { parseJsonPath } from '@shoal/segment';
 import type { ShardKeySelector } from './contract.js';
+import type { ReplicaAdapter } from './replica-adapter.js';
 import type { Replica, ReplicaSet } from './replica-set.js';
 import { shardRouter, type ShardRouter } from './routing.js';
 
@@ -34,6 +35,13 @@ export class Collection {
   readonly sets = new Map<number, ReplicaSet>();
   /** This node's open replicas, by shard id. */
   readonly local = new Map<number, Replica>();
+  /**
+   * The metadata index `meta` was taken at: what a write or read routed by it says it rests on
+   * (replicas refuse a write decided before their shard's fence).
+   */
+  viewIndex = 0;
+  /** The same replicas behind their adapters (fence, update lock, forwarding to a transfer): every write goes through these. */
+  readonly adapters = new Map<number, ReplicaAdapter>();
 
   constructor(
     meta: CollectionMeta,

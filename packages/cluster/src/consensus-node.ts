@@ -142,7 +142,18 @@ export class ClusterConsensus {
       catchUp: (deadlineMs) => this.catchUp(deadlineMs),
       reachablePeers: (deadlineMs) => this.reachablePeers(deadlineMs),
       peerApplied: (peer, index, deadlineMs) => this.peerApplied(peer, index, deadlineMs),
+      waitActed: (index, deadlineMs) => this.requireSource().waitActed(index, deadlineMs).then(() => true, () => false),
+      peerAlive: async (peer, timeoutMs) => peer === this.driver.id || (await this.appliedOn(peer, timeoutMs)) !== undefined,
+      isLeader: () => this.driver.status().role === 'Leader',
+      members: () => this.members(),
+      removeMember: (peer) => this.removePeer(peer),
     };
+  }
+
+  /** Voters and learners, joining and leaving ones included. */
+  private members(): number[] {
+    const cs = this.driver.status().confState;
+    return [...new Set<number>([...cs.voters, ...cs.votersOutgoing, ...cs.learners, ...cs.learnersNext])].sort((a, b) => a - b);
   }
 
   /** Sets the handler of Points calls from other peers (LocalNode.answerPoints). */

@@ -122,10 +122,14 @@ export interface RemoteShardInfo {
 
 export interface ShardTransferInfo {
   readonly shardId: number;
+  /** The target shard, when it differs from the source (resharding only): always null here. */
+  readonly toShardId: number | null;
   readonly from: number;
   readonly to: number;
   readonly sync: boolean;
   readonly method: TransferMethod;
+  /** Progress, as the source peer reports it; null on other peers (as in Qdrant). */
+  readonly comment: string | null;
 }
 
 /** How a collection's shards are placed, as this node sees it (GET /collections/{c}/cluster). */
@@ -136,6 +140,15 @@ export interface CollectionClusterInfo {
   readonly remoteShards: readonly RemoteShardInfo[];
   readonly transfers: readonly ShardTransferInfo[];
 }
+
+/** POST /collections/{c}/cluster: one of Qdrant's ClusterOperations. */
+export type ClusterOperation =
+  | { readonly kind: 'move_shard' | 'replicate_shard'; readonly shardId: number; readonly from: number; readonly to: number; readonly method: TransferMethod | null }
+  | { readonly kind: 'abort_transfer'; readonly shardId: number; readonly from: number; readonly to: number }
+  | { readonly kind: 'restart_transfer'; readonly shardId: number; readonly from: number; readonly to: number; readonly method: TransferMethod }
+  | { readonly kind: 'drop_replica'; readonly shardId: number; readonly peer: number }
+  | { readonly kind: 'create_sharding_key'; readonly request: CreateShardKeyRequest }
+  | { readonly kind: 'drop_sharding_key'; readonly key: ShardKey };
 
 /** PUT /collections/{c}/shards. */
 export interface CreateShardKeyRequest {
@@ -171,6 +184,8 @@ export interface CollectionsService {
   /** false when the key did not exist */
   deleteShardKey(collection: string, key: ShardKey, options: RequestOptions): Promise<void>;
   listShardKeys(collection: string, options: RequestOptions): Promise<ShardKey[] | null>;
+  /** Moves, copies or drops shard replicas, aborts or restarts transfers, creates or drops shard keys. */
+  updateCollectionCluster(collection: string, operation: ClusterOperation, options: RequestOptions): Promise<void>;
 
   updateAliases(actions: readonly AliasAction[], options: RequestOptions): Promise<void>;
   /** All aliases, or those of one collection. */

@@ -110,9 +110,12 @@ export class DeadMarker {
   }
 
   /**
-   * Settles marks by the applied state: Dead, gone or moved to a newer generation is done; still
-   * at the generation the write saw after a proposal that included it applied means apply skipped
-   * it (it would have left no Active replica): refused.
+   * Settles marks by the applied state: Dead (at any generation) is done. Gone, or moved to
+   * another state at a newer generation, is refused: the replica changed after the write missed
+   * it (removed with a move, re-activated by a transfer whose copy may have been read before the
+   * write), so nothing proves the write reached the replicas that count now, and the write fails
+   * rather than being acknowledged. Still at the generation the write saw after a proposal that
+   * included it applied means apply skipped it (it would have left no Active replica): refused.
    */
   private settleFromState(batch: Batch, proposed: ReadonlySet<string> = new Set()): void {
     const meta = this.options.state().collections.get(batch.collection);
@@ -121,7 +124,8 @@ export class DeadMarker {
       if (meta === undefined || meta.createdIndex !== batch.incarnation) outcome = 'refused';
       else {
         const now = meta.shards.get(mark.shard)?.replicas.find((r) => r.peer === mark.replica.peer);
-        if (now === undefined || now.state === 'Dead' || now.generation !== mark.replica.generation) outcome = 'done';
+        if (now?.state === 'Dead') outcome = 'done';
+        else if (now === undefined || now.generation !== mark.replica.generation) outcome = 'refused';
         else if (proposed.has(id)) outcome = 'refused';
       }
       if (outcome === null) continue;

@@ -33,3 +33,56 @@ export const DATA_PLANE_TIMING: DataPlaneTiming = {
   deadMarkRetryMsMin: 100,
   deadMarkRetryMsMax: 2_000,
 };
+
+/** Sizes and times of shard transfers. Each states its trade-off. */
+export interface TransferTiming {
+  /**
+   * Points per copied batch (one scroll, one message, one upsert on the target). Bigger batches
+   * copy faster (fewer calls and WAL records) but hold the source's update lock longer while the
+   * batch is read and make each message bigger.
+   */
+  readonly batchPoints: number;
+  /** Bytes of messages in one call, at most (one bigger message goes alone): bounds the memory a call pins on both ends. */
+  readonly callBytesMax: number;
+  /** Messages in one call, at most (forwarded writes queued while a call was in flight ride together). */
+  readonly callMessagesMax: number;
+  /** One transfer call, ms: a target that does not answer within it counts as a failed send. */
+  readonly callTimeoutMs: number;
+  /** Sends of one call before the transfer is aborted (a target restarting or partitioned for a moment is retried). */
+  readonly callAttemptsMax: number;
+  /** Pause before resending a call, ms (doubles per attempt). */
+  readonly callRetryPauseMs: number;
+  /**
+   * How long a source waits for the nodes of the shard's other replicas to apply the start (the
+   * shard's new fence) before copying, ms. They refuse writes decided before it from then on;
+   * a node that does not answer in time is unreachable for writes too.
+   */
+  readonly peersAppliedWaitMs: number;
+  /** How often a node looks for its Dead replicas to recover, ms. */
+  readonly recoveryTickMs: number;
+  /** Pause before proposing a recovery of the same shard again after one failed or was refused, ms; doubles up to the maximum. */
+  readonly recoveryPauseMsMin: number;
+  readonly recoveryPauseMsMax: number;
+  /** How often the Raft leader checks on the sources of running transfers, ms. */
+  readonly watchdogTickMs: number;
+  /** A transfer whose source has not answered the leader for this long is aborted, ms (longer than an election plus a restart). */
+  readonly sourceSilentMsMax: number;
+  /** A transfer whose target acknowledged nothing new for this long is aborted, ms (a stuck source or target). */
+  readonly progressStallMsMax: number;
+}
+
+export const TRANSFER_TIMING: TransferTiming = {
+  batchPoints: 512,
+  callBytesMax: 8 * 1024 * 1024,
+  callMessagesMax: 256,
+  callTimeoutMs: 10_000,
+  callAttemptsMax: 5,
+  callRetryPauseMs: 100,
+  peersAppliedWaitMs: 5_000,
+  recoveryTickMs: 1_000,
+  recoveryPauseMsMin: 1_000,
+  recoveryPauseMsMax: 30_000,
+  watchdogTickMs: 2_000,
+  sourceSilentMsMax: 15_000,
+  progressStallMsMax: 120_000,
+};

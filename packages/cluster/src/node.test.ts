@@ -192,6 +192,11 @@ describe('LocalNode in a cluster', () => {
       },
       reachablePeers: async () => [9],
       peerApplied: async () => true,
+      waitActed: async () => true,
+      peerAlive: async () => true,
+      isLeader: () => false,
+      members: () => [9],
+      removeMember: async () => undefined,
     };
     const node: LocalNode = new LocalNode({
       fs,

@@ -39,10 +39,12 @@ import {
   type MetaRefusal,
   type MetaState,
   type ShardKey,
+  type TransferMethod,
 } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
 import { Collection, mergeTopK, orderRecords, type RouteGroup } from './collection.js';
 import type {
+  ClusterOperation,
   CollectionClusterInfo,
   CollectionInfo,
   CollectionsService,
@@ -57,14 +59,17 @@ import type {
   WriteOptions,
 } from './contract.js';
 import { DeadMarker } from './dead-marker.js';
-import { DATA_PLANE_TIMING, type DataPlaneTiming } from './limits.js';
+import { DATA_PLANE_TIMING, TRANSFER_TIMING, type DataPlaneTiming, type TransferTiming } from './limits.js';
 import type { MetaSource, MetaSourceOpener } from './metadata-store.js';
 import { mergeFacets, mergeOrdered, mergeScroll, resolveById, resolveCount, resolveFacets, resolveScrollPages } from './merge.js';
 import { RemoteReplica, type PointsCaller, type ShardAddress } from './remote-replica.js';
 import { servePoints, type ReplicaHost } from './replica-service.js';
 import { DEFAULT_READ_CONSISTENCY, ReplicaSet, type Replica, type ReplicaSetHost } from './replica-set.js';
 import { localOptimizerSummary, reconfigureLocalShard } from './local-storage.js';
-import { LocalShardReplica, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
+import { LocalShardReplica, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
+import { ReplicaAdapter } from './replica-adapter.js';
+import { TransferManager } from './transfer-manager.js';
+import type { BeforeBatchHook, TransferHost } from './transfer-source.js';
 
 export interface LocalNodeOptions {
   readonly fs: FileSystem;
@@ -78,7 +83,11 @@ export interface LocalNodeOptions {
   /** A fresh random peer id (an integer below 2^53), used once when the storage is new. */
   readonly newPeerId: () => number;
   readonly onWarning?: (message: string, detail: Record<string, unknown>) => void;
+  readonly onInfo?: (message: string, detail: Record<string, unknown>) => void;
   readonly timing?: Partial<DataPlaneTiming>;
+  readonly transferTiming?: Partial<TransferTiming>;
+  /** Test hook: called before a copied batch of a transfer this node sends goes out. */
+  readonly beforeTransferBatch?: BeforeBatchHook;
 }
 
 /** What a node in a cluster needs from its consensus and transport (ClusterConsensus provides it). */
@@ -91,6 +100,24 @@ export interface ClusterLink {
   reachablePeers(deadlineMs: number): Promise<number[]>;
   /** Waits until `peer` has acted on the metadata up to `index`; false at the deadline. */
   peerApplied(peer: number, index: number, deadlineMs: number): Promise<boolean>;
+  /** Waits until this node has acted on `index`; false at the deadline. */
+  waitActed(index: number, deadlineMs: number): Promise<boolean>;
+  /** Whether `peer` answers within `timeoutMs` (this node always does). */
+  peerAlive(peer: number, timeoutMs: number): Promise<boolean>;
+  /** Whether this node leads Raft now. */
+  isLeader(): boolean;
+  /** The cluster's members (voters and learners), this node included. */
+  members(): number[];
+  /** Removes `peer` from the Raft membership (through the leader). */
+  removeMember(peer: number): Promise<void>;
+}
+
+/**
+ * A replica's directory: the shard id, and for a replica filled by a transfer the transfer's id
+ * (ReplicaMeta.storage), so a new transfer never writes into what an earlier one left.
+ */
+function shardDirName(shardId: number, storage: number | undefined): string {
+  return storage === undefined ? String(shardId) : `${shardId}@${storage}`;
 }
 
 /**
@@ -118,11 +145,15 @@ export class LocalNode implements CollectionsService, ReplicaHost {
   private readonly activating = new Set<string>();
   private stateWaiters: StateWaiter[] = [];
   private closed = false;
+  /** Shard transfers this node is an end of, and recovery of its Dead replicas (cluster mode). */
+  private transfers: TransferManager | null = null;
+  private readonly transferTiming: TransferTiming;
   readonly limits: Limits;
 
   constructor(private readonly options: LocalNodeOptions) {
     this.limits = options.limits ?? DEFAULT_LIMITS;
     this.timing = { ...DATA_PLANE_TIMING, ...options.timing };
+    this.transferTiming = { ...TRANSFER_TIMING, ...options.transferTiming };
     this.deadMarker = new DeadMarker({
       propose: (op) => this.proposeOutcome(op),
       state: () => this.metaState,
@@ -160,6 +191,10 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     for (const entry of await fs.list(this.collectionsDir)) {
       if (!owned.has(entry)) await fs.removeDir(`${this.collectionsDir}/${entry}`);
     }
+    if (this.cluster !== null) {
+      this.transfers = new TransferManager({ host: this.transferHost(), timing: this.transferTiming, beforeBatch: this.options.beforeTransferBatch ?? null });
+      this.transfers.start();
+    }
   }
 
   /** This node's id, chosen once and kept with the storage. */
@@ -185,11 +220,12 @@ export class LocalNode implements CollectionsService, ReplicaHost {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.transfers?.close();
     this.deadMarker.close();
     for (const w of this.stateWaiters.splice(0)) w.resolve(false);
     await this.metadata?.close();
     for (const collection of this.collections.values()) {
-      for (const replica of collection.local.values()) await replica.close();
+      for (const id of [...collection.adapters.keys()]) await this.closeLocal(collection, id, false);
     }
     this.collections.clear();
   }
@@ -213,25 +249,80 @@ export class LocalNode implements CollectionsService, ReplicaHost {
   private async openCollection(meta: CollectionMeta): Promise<void> {
     const dir = `${this.collectionsDir}/${collectionDirName(meta)}`;
     const collection = new Collection(meta, dir, (c, shardId) => new ReplicaSet(shardId, this.replicaSetHost(c, shardId)));
+    collection.viewIndex = this.metaState.appliedIndex;
     this.collections.set(meta.name, collection);
-    await this.syncLocalReplicas(collection);
+    await this.options.fs.mkdirp(dir);
+    await this.syncLocalReplicas(collection, true);
   }
 
-  /** Opens the replicas placed on this node that are not open, drops those no longer placed here. */
-  private async syncLocalReplicas(collection: Collection): Promise<void> {
+  /**
+   * Opens the replicas placed on this node that are not open, drops those no longer placed here.
+   * A replica whose storage key changed (a transfer started filling it) is dropped and opened
+   * again, empty, in the directory of its new key.
+   */
+  private async syncLocalReplicas(collection: Collection, removeOrphans = false): Promise<void> {
     const meta = collection.meta;
     for (const shard of [...meta.shards.values()].sort((a, b) => a.id - b.id)) {
-      if (collection.local.has(shard.id) || !shard.replicas.some((r) => this.isLocal(r.peer))) continue;
-      collection.local.set(shard.id, await this.options.openShard(`${collection.dir}/${shard.id}`, meta, shard.id));
+      const own = shard.replicas.find((r) => this.isLocal(r.peer));
+      if (own === undefined) continue;
+      const open = collection.adapters.get(shard.id);
+      if (open !== undefined && open.storage === own.storage) continue;
+      if (open !== undefined) await this.closeLocal(collection, shard.id, true);
+      const replica = await this.options.openShard(`${collection.dir}/${shardDirName(shard.id, own.storage)}`, meta, shard.id);
+      collection.local.set(shard.id, replica);
+      collection.adapters.set(shard.id, new ReplicaAdapter(replica, (metaIndex) => this.fenceCheck(collection, shard.id, metaIndex), own.storage));
     }
-    for (const [id, replica] of [...collection.local]) {
+    for (const id of [...collection.adapters.keys()]) {
       const shard = meta.shards.get(id);
-      if (shard !== undefined && shard.replicas.some((r) => this.isLocal(r.peer))) continue;
-      collection.local.delete(id);
-      await replica.drop();
+      if (shard === undefined || !shard.replicas.some((r) => this.isLocal(r.peer))) await this.closeLocal(collection, id, true);
     }
+    if (removeOrphans) await this.removeOrphanShards(collection);
     await this.reconcileIndexes(collection);
     this.activateLocal(collection);
+  }
+
+  private async closeLocal(collection: Collection, shardId: number, drop: boolean): Promise<void> {
+    const adapter = collection.adapters.get(shardId);
+    collection.adapters.delete(shardId);
+    collection.local.delete(shardId);
+    if (adapter === undefined) return;
+    adapter.markClosed();
+    await (drop ? adapter.replica.drop() : adapter.replica.close());
+  }
+
+  /** Shard directories no replica placed here owns (left by a crash during a transfer's start or a drop). */
+  private async removeOrphanShards(collection: Collection): Promise<void> {
+    const wanted = new Set<string>();
+    for (const shard of collection.meta.shards.values()) {
+      const own = shard.replicas.find((r) => this.isLocal(r.peer));
+      if (own !== undefined) wanted.add(shardDirName(shard.id, own.storage));
+    }
+    for (const entry of await this.options.fs.list(collection.dir)) {
+      if (/^\d+(@\d+)?$/.test(entry) && !wanted.has(entry)) await this.options.fs.removeDir(`${collection.dir}/${entry}`);
+    }
+  }
+
+  /**
+   * Whether a write decided at `metaIndex` may go to this node's replica of the shard: not when
+   * the shard's write set changed since (its fence), when the replica left this node, or when it
+   * is a transfer's target (which takes writes from its source only).
+   */
+  private fenceCheck(collection: Collection, shardId: number, metaIndex: number): StaleView | null {
+    const meta = collection.meta;
+    const shard = meta.shards.get(shardId);
+    const applied = this.metaState.appliedIndex;
+    const own = shard?.replicas.find((r) => this.isLocal(r.peer));
+    if (shard === undefined || own === undefined) {
+      return new StaleView(applied, `Service unavailable: shard ${shardId} of \`${meta.name}\` is no longer on peer ${this.peerId}`);
+    }
+    const fence = shard.fence ?? 0;
+    if (metaIndex < fence) {
+      return new StaleView(fence, `Service unavailable: the replicas of shard ${shardId} changed at metadata index ${fence}, after the write was routed (${metaIndex})`);
+    }
+    if (meta.transfers.some((t) => t.shard === shardId && t.to === own.peer)) {
+      return new StaleView(applied, `Service unavailable: the replica of shard ${shardId} on peer ${this.peerId} is receiving a transfer and takes writes from its source only`);
+    }
+    return null;
   }
 
   /**
@@ -277,8 +368,11 @@ export class LocalNode implements CollectionsService, ReplicaHost {
         const meta = state.collections.get(name);
         if (collection === undefined || meta === undefined) break;
         collection.meta = meta;
+        collection.viewIndex = state.appliedIndex;
         // A PATCH of hnsw / optimizers / quantization config reaches the live local shards.
         if (op.kind === 'update_collection') for (const replica of collection.local.values()) reconfigureLocalShard(replica, meta.config);
+        // Transfers that ended stop before their replicas are dropped; new ones start once their replicas are open.
+        this.transfers?.reconcile(state);
         await this.syncLocalReplicas(collection);
         break;
       }
@@ -287,6 +381,9 @@ export class LocalNode implements CollectionsService, ReplicaHost {
           const meta = state.collections.get(collection.name);
           if (meta === undefined || meta === collection.meta) continue;
           collection.meta = meta;
+          collection.viewIndex = state.appliedIndex;
+        collection.viewIndex = state.appliedIndex;
+          this.transfers?.reconcile(state);
           await this.syncLocalReplicas(collection);
         }
         break;
@@ -295,6 +392,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       default:
         unreachable(op);
     }
+    this.transfers?.reconcile(state);
     this.notifyState(state);
   }
 
@@ -306,7 +404,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const collection = this.collections.get(name);
     if (collection === undefined) return;
     this.collections.delete(name);
-    for (const replica of collection.local.values()) await replica.close();
+    for (const id of [...collection.adapters.keys()]) await this.closeLocal(collection, id, false);
     await this.options.fs.removeDir(collection.dir);
   }
 
@@ -386,9 +484,12 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     return {
       isLocal: (peer) => this.isLocal(peer),
       shard: () => collection.meta.shards.get(shardId),
+      transfers: () => collection.meta.transfers,
+      metaIndex: () => collection.viewIndex,
+      catchUpTo: (index, deadlineMs) => this.catchUpTo(index, deadlineMs),
       replica: (peer): ShardReplica => {
         if (this.isLocal(peer)) {
-          const local = collection.local.get(shardId);
+          const local = collection.adapters.get(shardId);
           if (local === undefined) return new MissingReplica(peer, `Service unavailable: shard ${shardId} of \`${collection.name}\` is not open on this peer`);
           return new LocalShardReplica(peer, local);
         }
@@ -414,34 +515,90 @@ export class LocalNode implements CollectionsService, ReplicaHost {
   }
 
   /**
-   * This node's replica of the addressed shard. A collection this node does not know yet (the
-   * caller applied its creation first) makes it catch up before refusing.
+   * This node's replica of the addressed shard, once this node has acted on `metaIndex` (the
+   * caller's view). A collection this node does not know yet (the caller applied its creation
+   * first) makes it catch up before refusing; a replica that left this node after the caller's
+   * view is a StaleView (the caller catches up and asks the replicas it then sees).
    */
-  async localReplica(address: ShardAddress): Promise<Replica> {
-    const find = (): Replica | undefined => {
+  async localReplica(address: ShardAddress, metaIndex = 0): Promise<Replica> {
+    return (await this.localAdapter(address, metaIndex)).replica;
+  }
+
+  private async localAdapter(address: ShardAddress, metaIndex: number): Promise<ReplicaAdapter> {
+    await this.catchUpTo(metaIndex, performance.now() + this.timing.catchUpTimeoutMs);
+    const find = (): ReplicaAdapter | undefined => {
       const collection = this.collections.get(address.collection);
       if (collection === undefined || collection.meta.createdIndex !== address.incarnation) return undefined;
-      return collection.local.get(address.shardId);
+      return collection.adapters.get(address.shardId);
     };
-    let replica = find();
+    let adapter = find();
     const known = this.collections.get(address.collection)?.meta.createdIndex ?? 0;
-    if (replica === undefined && this.cluster !== null && address.incarnation > known) {
+    if (adapter === undefined && this.cluster !== null && address.incarnation > known) {
       await this.cluster.catchUp(performance.now() + this.timing.catchUpTimeoutMs);
-      replica = find();
+      adapter = find();
     }
-    if (replica === undefined) {
-      throw notFound(`Shard ${address.shardId} of collection \`${address.collection}\` (incarnation ${address.incarnation}) is not on peer ${this.peerId}`);
+    if (adapter === undefined) {
+      const applied = this.metaState.appliedIndex;
+      const message = `Shard ${address.shardId} of collection \`${address.collection}\` (incarnation ${address.incarnation}) is not on peer ${this.peerId}`;
+      if (this.cluster !== null && metaIndex > 0 && metaIndex < applied && address.incarnation === known) throw new StaleView(applied, `Service unavailable: ${message}`);
+      throw notFound(message);
     }
-    return replica;
+    return adapter;
+  }
+
+  async writeLocal(address: ShardAddress, op: PointOperation, metaIndex: number): Promise<ApplyResult> {
+    return (await this.localAdapter(address, metaIndex)).update(op, metaIndex);
   }
 
   async leadWrite(address: ShardAddress, op: PointOperation, lead: LeadOrdering, ctx: CallContext): Promise<ApplyResult> {
+    // Lead with a view at least as new as the caller's.
+    await this.catchUpTo(ctx.metaIndex ?? 0, ctx.deadlineMs);
     const collection = this.collections.get(address.collection);
     if (collection === undefined || collection.meta.createdIndex !== address.incarnation) {
       throw notFound(`Collection \`${address.collection}\` (incarnation ${address.incarnation}) is not on peer ${this.peerId}`);
     }
     const policy = { writeConsistencyFactor: collection.meta.config.writeConsistencyFactor, ordering: lead, wait: true };
     return collection.set(address.shardId).lead(op, lead, policy, ctx);
+  }
+
+  receiveTransfer(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    if (this.transfers === null) return Promise.reject(badRequest('Bad request: Distributed mode disabled'));
+    return this.transfers.receive(address, request);
+  }
+
+  transferStatus(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    if (this.transfers === null) return Promise.reject(badRequest('Bad request: Distributed mode disabled'));
+    return this.transfers.status(address, request);
+  }
+
+  /** Waits until this node has acted on `index` (bounded by the deadline and the catch-up budget). */
+  private async catchUpTo(index: number, deadlineMs: number): Promise<void> {
+    const cluster = this.cluster;
+    // Not the applied index: the node must have acted on it (collections see the new metadata).
+    if (cluster === null || index <= 0) return;
+    const deadline = Math.min(deadlineMs, performance.now() + this.timing.catchUpTimeoutMs);
+    if (!(await cluster.waitActed(index, deadline))) {
+      throw new ShoalError('unavailable', `Service unavailable: peer ${this.peerId} has not applied metadata index ${index} yet`);
+    }
+  }
+
+  private transferHost(): TransferHost {
+    const cluster = this.cluster!;
+    return {
+      peerId: this.peerId,
+      state: () => this.metaState,
+      propose: (op) => this.proposeOutcome(op),
+      waitActed: (index, deadlineMs) => cluster.waitActed(index, deadlineMs),
+      peerApplied: (peer, index, deadlineMs) => cluster.peerApplied(peer, index, deadlineMs),
+      peerAlive: (peer, timeoutMs) => cluster.peerAlive(peer, timeoutMs),
+      isLeader: () => cluster.isLeader(),
+      callPoints: cluster.callPoints,
+      adapter: (name, incarnation, shardId) => {
+        const collection = this.collections.get(name);
+        return collection?.meta.createdIndex === incarnation ? collection.adapters.get(shardId) : undefined;
+      },
+      log: (level, message, detail) => (level === 'warn' ? this.warn(message, detail) : this.options.onInfo?.(message, detail)),
+    };
   }
 
   // ----- resolving names -----------------------------------------------------------------------
@@ -561,7 +718,10 @@ export class LocalNode implements CollectionsService, ReplicaHost {
         }
       }
     }
-    const transfers = meta.transfers.map((t) => ({ shardId: t.shard, from: t.from, to: t.to, sync: t.sync, method: t.method }));
+    const transfers = meta.transfers.map((t) => ({
+      shardId: t.shard, toShardId: null, from: t.from, to: t.to, sync: t.sync, method: t.method,
+      comment: this.transfers?.comment(meta.name, meta.createdIndex, t) ?? null,
+    }));
     return { peerId: this.peerId, shardCount: shards.length, localShards, remoteShards, transfers };
   }
 
@@ -798,6 +958,84 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const lists = await this.readShards(target, groups, options, (r, ctx) => r.facet(params, ctx), resolveFacets);
     return mergeFacets(lists, limit);
   }
+
+  // ----- shard placement: transfers, replicas, peers -------------------------------------------
+
+  /**
+   * POST /collections/{c}/cluster. Transfers are started (committed) and run in the background:
+   * the source reports progress in GET /collections/{c}/cluster, the target turns Active when it
+   * is done.
+   */
+  async updateCollectionCluster(name: string, operation: ClusterOperation, options: RequestOptions): Promise<void> {
+    if (operation.kind === 'create_sharding_key') return this.createShardKey(name, operation.request, options);
+    if (operation.kind === 'drop_sharding_key') return this.deleteShardKey(name, operation.key, options);
+    const cluster = this.cluster;
+    if (cluster === null) throw badRequest('Bad request: Distributed mode disabled');
+    const collection = await this.resolve(name, options);
+    const at = { collection: collection.name, incarnation: collection.meta.createdIndex };
+    const shard = collection.meta.shards.get(operation.shardId);
+    if (shard === undefined) throw notFound(`Shard ${operation.shardId} of collection \`${collection.name}\` does not exist`);
+    const members = new Set(cluster.members());
+    const peers = operation.kind === 'drop_replica' ? [operation.peer] : [operation.from, operation.to];
+    for (const peer of peers) if (!members.has(peer)) throw badRequest(`Bad request: peer ${peer} is not a member of the cluster`);
+    switch (operation.kind) {
+      case 'move_shard':
+      case 'replicate_shard': {
+        const method = checkTransferMethod(operation.method ?? 'stream_records');
+        const sync = operation.kind === 'replicate_shard';
+        return this.propose({ kind: 'start_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to, sync, method });
+      }
+      case 'abort_transfer':
+        return this.propose({ kind: 'abort_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to });
+      case 'restart_transfer': {
+        const method = checkTransferMethod(operation.method);
+        return this.propose({ kind: 'restart_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to, method });
+      }
+      case 'drop_replica':
+        return this.propose({ kind: 'remove_replica', ...at, shard: operation.shardId, peer: operation.peer });
+    }
+  }
+
+  /**
+   * DELETE /cluster/peer/{id}: refused while the peer holds any replica (Dead ones too) unless
+   * `force`, which removes its replicas and aborts its transfers in one metadata entry; then the
+   * peer leaves the Raft membership.
+   */
+  async removePeer(peer: number, force: boolean, options: RequestOptions): Promise<void> {
+    const cluster = this.cluster;
+    if (cluster === null) throw badRequest('Bad request: Distributed mode disabled');
+    await cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
+    if (!cluster.members().includes(peer)) throw notFound(`Not found: peer ${peer} is not a member of the cluster`);
+    await this.propose({ kind: 'remove_peer', peer, force });
+    await cluster.removeMember(peer);
+  }
+
+  /**
+   * POST /cluster/recover: this node catches up with the leader's commit (ReadIndex, acting on
+   * everything committed) and starts recovering its Dead replicas now instead of after their
+   * back-off. It does not rebuild its Raft log from other peers.
+   */
+  async recoverPeer(options: RequestOptions): Promise<void> {
+    const cluster = this.cluster;
+    if (cluster === null) throw badRequest('Bad request: Distributed mode disabled');
+    await cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
+    this.transfers?.recoverNow();
+  }
+
+  /**
+   * Readiness of this node's replicas: how many are still Initializing, and how many are Dead or
+   * Partial while another peer holds an Active copy to recover them from.
+   */
+  replicaReadiness(): { readonly initializing: number; readonly recovering: number } {
+    const state = this.metaState;
+    let initializing = 0;
+    for (const meta of state.collections.values()) {
+      for (const shard of meta.shards.values()) {
+        if (shard.replicas.some((r) => this.isLocal(r.peer) && r.state === 'Initializing')) initializing += 1;
+      }
+    }
+    return { initializing, recovering: this.transfers?.pendingRecoveries(state) ?? 0 };
+  }
 }
 
 /** Where a placed replica should be but is not open: every call fails as that replica's failure. */
@@ -821,6 +1059,15 @@ class MissingReplica implements ShardReplica {
   count(): Promise<never> { return this.fail(); }
   facet(): Promise<never> { return this.fail(); }
   info(): Promise<never> { return this.fail(); }
+}
+
+/**
+ * The transfer methods this node runs. snapshot and wal_delta need the shard archive and clock
+ * tags; asking for them is refused rather than silently run as stream_records.
+ */
+function checkTransferMethod(method: TransferMethod): TransferMethod {
+  if (method === 'stream_records') return method;
+  throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node yet; use stream_records`);
 }
 
 function formatId(id: PointId): string {

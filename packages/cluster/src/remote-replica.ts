@@ -2,7 +2,7 @@
 import { ShoalError, type ErrorKind, type FacetHit, type Filter, type PointId, type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector } from '@shoal/common';
 import type { PointsCallResult, PointsMethod, ShardRequest } from '@shoal/consensus';
 import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
-import { checkContext, ReplicaUnreachable, type CallContext, type LeadOrdering, type ReplicaInfo, type ShardReplica } from './shard-replica.js';
+import { checkContext, parseStaleViewKind, ReplicaUnreachable, StaleView, type CallContext, type LeadOrdering, type ReplicaInfo, type ShardReplica } from './shard-replica.js';
 import * as wire from './wire.js';
 
 /** Sends one Points call to `peer` (its address from the address book); never rejects. */
@@ -80,12 +80,15 @@ export class RemoteReplica implements ShardReplica {
       fromPeer: this.selfPeer,
       body,
       clockTag: null,
+      metaIndex: ctx.metaIndex ?? 0,
     };
     const timeoutMs = Math.max(1, ctx.deadlineMs - performance.now());
     const result = await this.call(this.peer, method, request, { timeoutMs, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     if (result.outcome === 'failed') throw new ReplicaUnreachable(this.peer, result.timeout, `Service unavailable: peer ${this.peer} did not answer: ${result.message}`);
     const reply = result.reply;
     if (reply.ok) return reply.body;
+    const stale = parseStaleViewKind(reply.kind);
+    if (stale !== null) throw new StaleView(stale, reply.message);
     const kind = (ERROR_KINDS as readonly string[]).includes(reply.kind) ? (reply.kind as ErrorKind) : 'unavailable';
     throw new ShoalError(kind, reply.message);
   }

@@ -59,6 +59,9 @@ function fixture(states: ReplicaState[], self = 1): Fixture {
   const host: ReplicaSetHost = {
     isLocal: (peer) => peer === self,
     shard: () => f.shard,
+    transfers: () => [],
+    metaIndex: () => 1,
+    catchUpTo: async () => undefined,
     replica: (peer) => replicas.get(peer) as unknown as ShardReplica,
     markDead: async (failed: readonly FailedReplica[]) => {
       f.marks.push([...failed]);

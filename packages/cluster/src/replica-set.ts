@@ -3,9 +3,9 @@
 // write marked Dead (a committed metadata entry) before the write is acknowledged; reads go to as
 // many readable replicas as the read consistency asks, replacing those that fail.
 import { ShoalError, type PointOperation } from '@shoal/common';
-import { countsForWrites, receivesWrites, servesReads, type ReplicaMeta, type ShardMeta } from '@shoal/meta';
+import { countsForWrites, receivesWrites, servesReads, type ReplicaMeta, type ShardMeta, type ShardTransfer } from '@shoal/meta';
 import type { ApplyResult, SegmentContract } from '@shoal/segment';
-import { ReplicaUnreachable, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
+import { ReplicaUnreachable, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
 /** What a replica set needs of one local replica of a shard: the segment's reads, plus writes and lifecycle. */
 export interface Replica
@@ -37,6 +37,13 @@ export const DEFAULT_READ_CONSISTENCY: ReadConsistency = { kind: 'factor', n: 1 
  */
 const REPLICA_SHARE_OF_WRITE = 2 / 3;
 
+/**
+ * Rounds of one write or read that replicas refused as decided on old metadata (StaleView), each
+ * followed by catching up: a shard's replicas change a few times per transfer, so a round or two
+ * covers what happens during one request; more means the metadata keeps moving under it.
+ */
+const STALE_ROUNDS_MAX = 4;
+
 export type WriteOrdering = 'weak' | 'medium' | 'strong';
 
 export interface WritePolicy {
@@ -57,9 +64,9 @@ export interface FailedReplica {
 }
 
 /**
- * done: every replica is Dead now, or moved on to a newer state (a transfer re-activated it);
- * refused: the mark was not applied (it would leave the shard without an Active replica, or the
- * collection is gone); timeout: not committed before the deadline (the mark goes on in the
+ * done: every replica is Dead now; refused: the mark was not applied (it would leave the shard
+ * without an Active replica, the collection is gone, or the replica changed meanwhile: removed,
+ * or brought back by a transfer whose copy may lack the write); timeout: not committed before the deadline (the mark goes on in the
  * background, so the replica still leaves the write set).
  */
 export type DeadMarkOutcome = 'done' | 'refused' | 'timeout';
@@ -70,6 +77,12 @@ export interface ReplicaSetHost {
   isLocal(peer: number): boolean;
   /** The current placement of this shard (it changes with the metadata). */
   shard(): ShardMeta | undefined;
+  /** The collection's running transfers (their targets take no direct writes). */
+  transfers(): readonly ShardTransfer[];
+  /** The metadata index `shard()` and `transfers()` come from. */
+  metaIndex(): number;
+  /** Waits until this node has applied `index` (a replica refused a request as decided before it). */
+  catchUpTo(index: number, deadlineMs: number): Promise<void>;
   /** A handle on the replica of this shard on `peer` (the local adapter for this node). */
   replica(peer: number): ShardReplica;
   markDead(failed: readonly FailedReplica[], deadlineMs: number): Promise<DeadMarkOutcome>;
@@ -110,7 +123,7 @@ export class ReplicaSet {
       }
       if (this.host.isLocal(leader.peer)) return this.lead(op, policy.ordering, policy, ctx);
       try {
-        return await this.host.replica(leader.peer).update(op, policy.ordering, ctx);
+        return await this.host.replica(leader.peer).update(op, policy.ordering, { ...ctx, metaIndex: this.host.metaIndex() });
       } catch (error) {
         // medium: the next Active replica leads; strong: the shard waits for its leader.
         if (!(error instanceof ReplicaUnreachable) || policy.ordering === 'strong') throw error;
@@ -129,31 +142,61 @@ export class ReplicaSet {
   }
 
   private async fanOut(op: PointOperation, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
+    for (let round = 1; ; round++) {
+      try {
+        return await this.fanOutRound(op, policy, ctx);
+      } catch (error) {
+        if (!(error instanceof StaleView) || round >= STALE_ROUNDS_MAX) throw error;
+        // A replica's shard changed after this node decided where the write goes: decide again.
+        await this.host.catchUpTo(error.index, ctx.deadlineMs);
+      }
+    }
+  }
+
+  /**
+   * One round: the write goes to every replica that takes direct writes in this node's current
+   * view (a transfer's target gets it from the source instead), with the view's index.
+   */
+  private async fanOutRound(op: PointOperation, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
     const shard = this.current();
-    const targets = shard.replicas.filter((r) => receivesWrites(r.state));
+    const metaIndex = this.host.metaIndex();
+    const transfers = this.host.transfers().filter((t) => t.shard === this.shardId);
+    const targets = shard.replicas.filter((r) => receivesWrites(r.state) && !transfers.some((t) => t.to === r.peer));
     const active = targets.filter((r) => countsForWrites(r.state)).length;
     // A shard placed on fewer peers than the factor asks (a cluster smaller than the replication
-    // factor) needs acknowledgements from all of its replicas, not more than it has.
-    const required = Math.max(1, Math.min(policy.writeConsistencyFactor, shard.replicas.length));
+    // factor) needs acknowledgements from all of its replicas, not more than it has; a replica a
+    // transfer is creating does not count until it is there.
+    const placed = shard.replicas.filter((r) => !transfers.some((t) => t.to === r.peer && t.createdTarget)).length;
+    const required = Math.max(1, Math.min(policy.writeConsistencyFactor, placed));
     if (active < required) {
       throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has ${active} Active replicas, write_consistency_factor needs ${required}`);
     }
     // Replicas get part of the budget: what is left is for marking the ones that fail Dead.
-    const replicaCtx: CallContext = { ...ctx, deadlineMs: performance.now() + (ctx.deadlineMs - performance.now()) * REPLICA_SHARE_OF_WRITE };
+    const replicaCtx: CallContext = { ...ctx, metaIndex, deadlineMs: performance.now() + (ctx.deadlineMs - performance.now()) * REPLICA_SHARE_OF_WRITE };
     const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, replicaCtx)));
     const local = targets.findIndex((r) => this.host.isLocal(r.peer) && countsForWrites(r.state));
     if (!policy.wait && local >= 0) {
       const own = await calls[local]!;
       if (!own.ok) throw own.error;
-      void this.complete(calls, required, ctx).catch((error: unknown) => this.host.backgroundFailure(error));
+      void this.complete(calls, required, ctx).catch((error: unknown) => {
+        // Another replica was decided on an old view: the write goes again to the current one.
+        if (error instanceof StaleView) return this.fanOut(op, { ...policy, wait: true }, ctx).catch((e: unknown) => this.host.backgroundFailure(e));
+        this.host.backgroundFailure(error);
+      });
       return own.value;
     }
     return this.complete(calls, required, ctx);
   }
 
-  /** Waits for every replica, marks the failed ones Dead, then judges the write. */
+  /**
+   * Waits for every replica, marks the failed ones Dead, then judges the write. A round in which
+   * a replica refused the write as decided on an old view is judged by nothing: it is sent again
+   * (the replicas that applied it apply it again, which changes nothing).
+   */
   private async complete(calls: readonly Promise<Outcome<ApplyResult>>[], required: number, ctx: CallContext): Promise<ApplyResult> {
     const outcomes = await Promise.all(calls);
+    const stale = outcomes.flatMap((o) => (!o.ok && o.error instanceof StaleView ? [o.error] : []));
+    if (stale.length > 0) throw stale.reduce((a, b) => (b.index > a.index ? b : a));
     const acked = outcomes.filter((o): o is Extract<Outcome<ApplyResult>, { ok: true }> => o.ok);
     const failed = outcomes.filter((o): o is Extract<Outcome<ApplyResult>, { ok: false }> => !o.ok);
     // Nobody took it: nothing diverged that we know of (a replica that timed out may have
@@ -163,7 +206,7 @@ export class ReplicaSet {
       const marked = await this.host.markDead(failed.map((f) => ({ peer: f.replica.peer, replica: f.replica })), ctx.deadlineMs);
       if (marked !== 'done') {
         const peers = failed.map((f) => f.replica.peer).join(', ');
-        const why = marked === 'timeout' ? 'the change was not committed in time' : 'that would leave the shard without an Active replica';
+        const why = marked === 'timeout' ? 'the change was not committed in time' : 'that would leave the shard without an Active replica, or the replica changed meanwhile';
         throw new ShoalError('unavailable', `Service unavailable: replicas of shard ${this.shardId} on peers ${peers} missed the write and could not be marked Dead (${why}); the write may be applied on some replicas, retry it (${errorMessage(failed[0]!.error)})`);
       }
     }
@@ -188,6 +231,23 @@ export class ReplicaSet {
     call: (r: ShardReplica, ctx: CallContext) => Promise<T>,
     combine: (answers: T[], threshold: number) => T,
   ): Promise<T> {
+    for (let round = 1; ; round++) {
+      try {
+        return await this.readRound(consistency, ctx, call, combine);
+      } catch (error) {
+        if (!(error instanceof StaleView) || round >= STALE_ROUNDS_MAX) throw error;
+        await this.host.catchUpTo(error.index, ctx.deadlineMs);
+      }
+    }
+  }
+
+  private async readRound<T>(
+    consistency: ReadConsistency,
+    ctx: CallContext,
+    call: (r: ShardReplica, ctx: CallContext) => Promise<T>,
+    combine: (answers: T[], threshold: number) => T,
+  ): Promise<T> {
+    const metaIndex = this.host.metaIndex();
     const readable = this.readOrder(this.current().replicas.filter((r) => servesReads(r.state)));
     const total = readable.length;
     if (total === 0) throw new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has no Active replica to read from`);
@@ -204,19 +264,22 @@ export class ReplicaSet {
         // While other replicas could stand in, one gets half of the time left: a silent replica
         // (a partition, a frozen process) is replaced before the read's deadline.
         const now = performance.now();
-        const attempt = next < total ? { ...ctx, deadlineMs: now + (ctx.deadlineMs - now) / 2 } : ctx;
+        const attempt = next < total ? { ...ctx, metaIndex, deadlineMs: now + (ctx.deadlineMs - now) / 2 } : { ...ctx, metaIndex };
         try {
           answers.push(await call(this.host.replica(replica.peer), attempt));
           return;
         } catch (error) {
           // A refusal of the request itself (bad input) is the same on every replica.
-          if (error instanceof ShoalError && !(error instanceof ReplicaUnreachable) && isRequestError(error)) throw error;
+          if (error instanceof ShoalError && !(error instanceof ReplicaUnreachable) && !(error instanceof StaleView) && isRequestError(error)) throw error;
           errors.push(error);
         }
       }
     };
     await Promise.all(Array.from({ length: plan.parallel }, worker));
     if (answers.length < plan.answers) {
+      // A replica that moved away since this node's view: catch up and read again.
+      const stale = errors.find((e): e is StaleView => e instanceof StaleView);
+      if (stale !== undefined) throw stale;
       throw new ShoalError('unavailable', `Service unavailable: ${answers.length} of the ${plan.answers} replicas of shard ${this.shardId} the read needs answered (${errorMessage(errors[0])})`);
     }
     return answers.length === 1 ? answers[0]! : combine(answers, plan.threshold);

@@ -4,11 +4,22 @@ import { ShoalError, type FacetHit, type Filter, type PointId, type PointOperati
 import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, PayloadIndexInfo, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
 import type { Replica } from './replica-set.js';
 
+/** How a local replica takes a direct write: fenced by the metadata index it was decided on (null: not checked). */
+export interface DirectWrites {
+  readonly replica: Replica;
+  update(op: PointOperation, metaIndex: number | null): Promise<ApplyResult>;
+}
+
 export interface CallContext {
   /** Absolute deadline, ms on performance.now(). */
   readonly deadlineMs: number;
   /** The client went away: stop waiting (work already durable stays). */
   readonly signal?: AbortSignal;
+  /**
+   * The metadata index the caller decided on (which replicas a write goes to, which a read may
+   * use). A replica refuses a write decided before its shard's fence with StaleView.
+   */
+  readonly metaIndex?: number;
 }
 
 /** What a shard replica reports about itself: GET /collections/{c} and /cluster sum these. */
@@ -51,6 +62,33 @@ export class ReplicaUnreachable extends ShoalError {
   }
 }
 
+/**
+ * The request rests on metadata older than `index`: the shard's write set changed since (a
+ * transfer started or finished, a replica was removed), or the replica is no longer here. The
+ * caller catches up to `index` and decides again; the replica did not act.
+ */
+export class StaleView extends ShoalError {
+  constructor(
+    readonly index: number,
+    message: string,
+  ) {
+    super('unavailable', message);
+  }
+}
+
+/** The kind a StaleView travels as in a ShardReply (proto/p2p.proto). */
+export const STALE_VIEW_KIND = 'stale_view';
+
+export function staleViewKind(index: number): string {
+  return `${STALE_VIEW_KIND}@${index}`;
+}
+
+/** The index of a `stale_view@<index>` reply kind, or null for any other kind. */
+export function parseStaleViewKind(kind: string): number | null {
+  const m = /^stale_view@(\d+)$/.exec(kind);
+  return m === null ? null : Number(m[1]);
+}
+
 /** Rejects once `ctx` is aborted or past its deadline. */
 export function checkContext(ctx: CallContext, peer: number): void {
   if (ctx.signal?.aborted === true) throw new ReplicaUnreachable(peer, true, 'Timeout: the request was cancelled');
@@ -58,20 +96,24 @@ export function checkContext(ctx: CallContext, peer: number): void {
 }
 
 /**
- * A local shard (the synchronous LocalShard API) as a ShardReplica. Writes lead nothing here:
- * the replica set decides who leads, and a local leader runs the fan-out itself.
+ * A local shard as a ShardReplica, through its adapter (which checks the shard's fence and
+ * forwards writes to a running transfer). Writes lead nothing here: the replica set decides who
+ * leads, and a local leader runs the fan-out itself.
  */
 export class LocalShardReplica implements ShardReplica {
   readonly local = true;
+  private readonly replica: Replica;
 
   constructor(
     readonly peer: number,
-    readonly replica: Replica,
-  ) {}
+    private readonly adapter: DirectWrites,
+  ) {
+    this.replica = adapter.replica;
+  }
 
   async update(op: PointOperation, _lead: LeadOrdering | null, ctx: CallContext): Promise<ApplyResult> {
     checkContext(ctx, this.peer);
-    return (await this.replica.update(op)).result;
+    return this.adapter.update(op, ctx.metaIndex ?? null);
   }
 
   async retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, ctx: CallContext): Promise<Record_[]> {

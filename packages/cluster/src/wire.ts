@@ -161,3 +161,81 @@ export function decodeInfo(bytes: Uint8Array): ReplicaInfo {
   const wire = fromBytes(bytes, 'replica info') as { points: number; payloadIndexes: Array<[string, { params: PayloadIndexParams; points: number }]> };
   return { points: wire.points, payloadIndexes: new Map<string, PayloadIndexInfo>(wire.payloadIndexes) };
 }
+
+// ----- transfers
+
+export interface TransferBatchCall {
+  /** The transfer's id (the index of the entry that started it). */
+  readonly transferId: number;
+  /** The number of the first message (1 for the first of a transfer). */
+  readonly firstSeq: number;
+  /** Each message: an operation in the shard WAL's record format. */
+  readonly records: readonly Uint8Array[];
+}
+
+/** u32 LE header length, the header JSON, then each message as a u32 LE length and its record. */
+export function encodeTransferBatch(call: TransferBatchCall): Uint8Array {
+  const header = utf8.encode(JSON.stringify({ transferId: call.transferId, firstSeq: call.firstSeq, count: call.records.length }));
+  const size = 4 + header.length + call.records.reduce((n, r) => n + 4 + r.length, 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, header.length, true);
+  out.set(header, 4);
+  let at = 4 + header.length;
+  for (const record of call.records) {
+    view.setUint32(at, record.length, true);
+    out.set(record, at + 4);
+    at += 4 + record.length;
+  }
+  return out;
+}
+
+export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: number; readonly firstSeq: number; readonly ops: PointOperation[] } {
+  const malformed = (): ShoalError => new ShoalError('bad_request', 'malformed transfer batch');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 4) throw malformed();
+  const length = view.getUint32(0, true);
+  if (4 + length > bytes.length) throw malformed();
+  let header: { transferId?: unknown; firstSeq?: unknown; count?: unknown };
+  try {
+    header = JSON.parse(utf8Decode.decode(bytes.subarray(4, 4 + length))) as typeof header;
+  } catch {
+    throw malformed();
+  }
+  const { transferId, firstSeq, count } = header;
+  if (!isCount(transferId) || !isCount(firstSeq) || firstSeq < 1 || !isCount(count)) throw malformed();
+  const ops: PointOperation[] = [];
+  let at = 4 + length;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > bytes.length) throw malformed();
+    const size = view.getUint32(at, true);
+    if (at + 4 + size > bytes.length) throw malformed();
+    ops.push(decodeOperation(bytes.slice(at + 4, at + 4 + size)));
+    at += 4 + size;
+  }
+  if (at !== bytes.length) throw malformed();
+  return { transferId, firstSeq, ops };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** What a transfer's source reports about it (the leader's watchdog asks). */
+export interface TransferStatus {
+  /** The transfer runs here. */
+  readonly running: boolean;
+  /** The metadata index this node has applied. */
+  readonly applied: number;
+  /** Messages the target acknowledged so far: progress, for the watchdog's stall check. */
+  readonly acked: number;
+}
+
+export const encodeTransferStatusCall = (transferId: number): Uint8Array => toBytes({ transferId });
+export function decodeTransferStatusCall(bytes: Uint8Array): number {
+  const wire = fromBytes(bytes, 'transfer status call') as { transferId?: unknown };
+  if (!isCount(wire.transferId)) throw new ShoalError('bad_request', 'malformed transfer status call');
+  return wire.transferId;
+}
+export const encodeTransferStatus = (status: TransferStatus): Uint8Array => toBytes(status);
+export const decodeTransferStatus = (bytes: Uint8Array): TransferStatus => fromBytes(bytes, 'transfer status') as TransferStatus;

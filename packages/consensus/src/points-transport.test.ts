@@ -18,7 +18,7 @@ afterEach(async () => {
 });
 
 const request = (body: string, extra: Partial<ShardRequest> = {}): ShardRequest => ({
-  clusterId: '', collection: 'c', incarnation: 2 ** 40 + 3, shardId: 7, fromPeer: 1, body: bytes(body), clockTag: null, ...extra,
+  clusterId: '', collection: 'c', incarnation: 2 ** 40 + 3, shardId: 7, fromPeer: 1, body: bytes(body), clockTag: null, metaIndex: 0, ...extra,
 });
 
 describe('the Points service', () => {
@@ -33,10 +33,12 @@ describe('the Points service', () => {
     const uri = `http://127.0.0.1:${b.port}`;
     const r = await a.callPoints(uri, 'Search', request('q'), { timeoutMs: 2000 });
     expect(r.outcome === 'reply' && r.reply.ok && text(r.reply.body)).toBe('Search:q');
-    await a.callPoints(uri, 'Update', request('w', { clockTag: { peerId: 9, clockId: 1, clockTick: 12 } }), { timeoutMs: 2000 });
-    expect(seen.map((s) => [s.collection, s.incarnation, s.shardId, s.clockTag])).toEqual([
-      ['c', 2 ** 40 + 3, 7, null],
-      ['c', 2 ** 40 + 3, 7, { peerId: 9, clockId: 1, clockTick: 12 }],
+    await a.callPoints(uri, 'Update', request('w', { clockTag: { peerId: 9, clockId: 1, clockTick: 12 }, metaIndex: 2 ** 33 + 5 }), { timeoutMs: 2000 });
+    await a.callPoints(uri, 'TransferBatch', request('t'), { timeoutMs: 2000 });
+    expect(seen.map((s) => [s.collection, s.incarnation, s.shardId, s.clockTag, s.metaIndex])).toEqual([
+      ['c', 2 ** 40 + 3, 7, null, 0],
+      ['c', 2 ** 40 + 3, 7, { peerId: 9, clockId: 1, clockTick: 12 }, 2 ** 33 + 5],
+      ['c', 2 ** 40 + 3, 7, null, 0],
     ]);
   });
 

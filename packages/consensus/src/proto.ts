@@ -32,7 +32,7 @@ export interface ControlRequest {
 }
 
 /** The methods of the Points service (proto/p2p.proto). */
-export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info'] as const;
+export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info', 'TransferBatch', 'TransferStatus'] as const;
 export type PointsMethod = (typeof POINTS_METHODS)[number];
 
 /** Reserved for writes once shards record the ticks they applied (see ClockTag in p2p.proto). */
@@ -51,6 +51,8 @@ export interface ShardRequest {
   readonly fromPeer: number;
   readonly body: Uint8Array;
   readonly clockTag: ClockTag | null;
+  /** The metadata index the sender's decision rests on (0: none). */
+  readonly metaIndex: number;
 }
 
 /** A replica's answer: a result body, or the refusal it would have given a client. */
@@ -186,13 +188,14 @@ export function decodeShardRequest(bytes: Uint8Array): ShardRequest | string {
   try {
     const message = type.decode(bytes);
     const f = type.toObject(message, { longs: Number, defaults: true });
-    const { clusterId, collection, incarnation, shardId, fromPeer, body } = f;
+    const { clusterId, collection, incarnation, shardId, fromPeer, body, metaIndex } = f;
     if (typeof clusterId !== 'string' || typeof collection !== 'string' || !(body instanceof Uint8Array)) return 'malformed ShardRequest';
     if (typeof incarnation !== 'number' || typeof shardId !== 'number' || typeof fromPeer !== 'number') return 'malformed ShardRequest';
+    if (typeof metaIndex !== 'number') return 'malformed ShardRequest';
     const tag = (message as unknown as { clockTag?: unknown }).clockTag;
     const t = f['clockTag'] as { peerId?: unknown; clockId?: unknown; clockTick?: unknown } | undefined;
     const clockTag = tag === undefined || tag === null || t === undefined ? null : { peerId: Number(t.peerId ?? 0), clockId: Number(t.clockId ?? 0), clockTick: Number(t.clockTick ?? 0) };
-    return { clusterId, collection, incarnation, shardId, fromPeer, body, clockTag };
+    return { clusterId, collection, incarnation, shardId, fromPeer, body, clockTag, metaIndex };
   } catch (error) {
     return `malformed ShardRequest: ${error instanceof Error ? error.message : String(error)}`;
   }

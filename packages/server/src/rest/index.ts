@@ -1,5 +1,6 @@
 import type { CollectionsService } from '@shoal/cluster';
 import type { Hono } from 'hono';
+import { registerClusterRoutes } from './cluster.js';
 import { registerCollectionAdminRoutes } from './collections.js';
 import type { RestOptions } from './http.js';
 import { registerPointRoutes } from './points.js';
@@ -11,6 +12,7 @@ export { readBodyText, jsonResponse } from './http.js';
 /** Every /collections, /aliases route of Qdrant's REST API that this node serves (or declines). */
 export function registerCollectionRoutes(app: Hono, service: CollectionsService, options: RestOptions): void {
   registerCollectionAdminRoutes(app, service, options);
+  registerClusterRoutes(app, service, options);
   registerPointRoutes(app, service, options);
   registerUnsupportedRoutes(app, options);
 }

@@ -6,7 +6,7 @@ import {
   type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector,
 } from '@shoal/common';
 import type {
-  CollectionClusterInfo, CollectionInfo, CollectionsService, PointWrite, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
+  ClusterOperation, CollectionClusterInfo, CollectionInfo, CollectionsService, PointWrite, ScrollRequest, ScrollResult, SearchRequest, UpdateResult, WriteOptions,
 } from '@shoal/cluster';
 import type { AliasAction, CollectionConfig, CollectionPatch } from '@shoal/meta';
 import { registerCollectionRoutes } from './index.js';
@@ -50,6 +50,11 @@ class FakeService implements CollectionsService {
   async createShardKey(): Promise<void> { throw new ShoalError('bad_request', 'Wrong input: no custom sharding here'); }
   async deleteShardKey(): Promise<void> { throw new ShoalError('bad_request', 'Wrong input: no custom sharding here'); }
   async listShardKeys(name: string): Promise<null> { this.get(name); return null; }
+  readonly clusterOperations: ClusterOperation[] = [];
+  async updateCollectionCluster(name: string, operation: ClusterOperation): Promise<void> {
+    this.get(name);
+    this.clusterOperations.push(operation);
+  }
   async collectionInfo(name: string): Promise<CollectionInfo> {
     const c = this.get(name);
     const payloadSchema = new Map([...c.indexes].map(([field, params]) => [field, { dataType: params.type, params, points: c.points.size }]));

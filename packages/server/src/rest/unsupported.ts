@@ -16,7 +16,6 @@ const UNSUPPORTED: readonly (readonly [Method[], string, string])[] = [
   [['POST'], '/collections/:name/shards/:shard/snapshots/upload', 'the shard snapshot API'],
   [['PUT'], '/collections/:name/shards/:shard/snapshots/recover', 'the shard snapshot API'],
   [['GET', 'DELETE'], '/collections/:name/shards/:shard/snapshots/:snapshot', 'the shard snapshot API'],
-  [['POST'], '/collections/:name/cluster', 'changing shard placement (the collection cluster API)'],
   [['GET'], '/collections/:name/optimizations', 'the optimizations report'],
   [['PUT', 'DELETE'], '/collections/:name/vectors/:vector', 'adding or removing a vector space of a collection'],
   [['POST'], '/collections/:name/points/query/groups', 'grouped query'],

@@ -1,0 +1,381 @@
+// A node's part in shard transfers: it runs the transfers it is the source of, receives those it
+// is the target of, recovers its own Dead replicas, and, while it leads Raft, aborts transfers
+// nobody runs any more.
+//
+// Ownership of a transfer that stopped: a node that starts up aborts every transfer it is an
+// end of (it ran or received it before the restart and lost that state); the leader's watchdog
+// asks each transfer's source how it goes and aborts one whose source stays silent, does not
+// run it, or makes no progress; removing a peer or a replica aborts its transfers in the same
+// metadata entry.
+import { ShoalError } from '@shoal/common';
+import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer } from '@shoal/meta';
+import type { ShardRequest } from '@shoal/consensus';
+import type { TransferTiming } from './limits.js';
+import type { ShardAddress } from './remote-replica.js';
+import { transferCurrent, transferKey, TransferSource, type BeforeBatchHook, type TransferHost, type TransferKey } from './transfer-source.js';
+import * as wire from './wire.js';
+
+/** The receiving end of one transfer: applies its messages once each, in order. */
+class TargetSession {
+  private lastSeq = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private failed: string | null = null;
+
+  constructor(
+    private readonly key: TransferKey,
+    private readonly host: TransferHost,
+  ) {}
+
+  apply(firstSeq: number, ops: readonly import('@shoal/common').PointOperation[]): Promise<number> {
+    const run = async (): Promise<number> => {
+      if (this.failed !== null) throw new ShoalError('conflict', `Conflict: this transfer failed on its target: ${this.failed}`);
+      if (firstSeq > this.lastSeq + 1) throw new ShoalError('conflict', `Conflict: transfer message ${firstSeq} arrived, ${this.lastSeq + 1} was expected`);
+      const fresh = ops.slice(this.lastSeq + 1 - firstSeq);
+      const { collection, incarnation, transfer } = this.key;
+      const adapter = this.host.adapter(collection, incarnation, transfer.shard);
+      if (adapter === undefined || adapter.storage !== transfer.startedIndex) {
+        throw new ShoalError('conflict', `Conflict: the target replica of transfer ${transfer.startedIndex} is not open on peer ${this.host.peerId}`);
+      }
+      try {
+        // Appended in call order, applied in that order; a forwarded write naming points not
+        // copied yet changes nothing for them (their batch brings them as they are now).
+        await Promise.all(fresh.map((op) => adapter.replica.update(op)));
+      } catch (error) {
+        // Part of the messages may be applied: the transfer cannot go on from here.
+        this.failed = error instanceof Error ? error.message : String(error);
+        throw new ShoalError('conflict', `Conflict: applying transfer messages failed: ${this.failed}`);
+      }
+      this.lastSeq = Math.max(this.lastSeq, firstSeq + ops.length - 1);
+      return this.lastSeq;
+    };
+    // A call sent again after a timeout may overlap the first: one at a time, numbers decide.
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+interface Watched {
+  readonly sinceMs: number;
+  lastAnswerMs: number;
+  lastProgressMs: number;
+  acked: number;
+  notRunning: number;
+}
+
+interface RecoveryPause {
+  untilMs: number;
+  pauseMs: number;
+}
+
+export interface TransferManagerOptions {
+  readonly host: TransferHost;
+  readonly timing: TransferTiming;
+  readonly beforeBatch: BeforeBatchHook | null;
+}
+
+export class TransferManager {
+  private readonly sources = new Map<string, TransferSource>();
+  private readonly targets = new Map<string, TargetSession>();
+  /** Transfers this node was an end of when it started: aborted, never resumed. */
+  private readonly inherited = new Set<string>();
+  private readonly watched = new Map<string, Watched>();
+  private readonly recoveryPauses = new Map<string, RecoveryPause>();
+  private recoveryTimer: ReturnType<typeof setInterval> | undefined;
+  private watchdogTimer: ReturnType<typeof setInterval> | undefined;
+  private recovering = false;
+  private watching = false;
+  private closed = false;
+
+  constructor(private readonly options: TransferManagerOptions) {}
+
+  private get host(): TransferHost {
+    return this.options.host;
+  }
+
+  /** The node opened its replicas: abort what it was an end of, then act on every change. */
+  start(): void {
+    const state = this.host.state();
+    for (const { key } of this.myTransfers(state)) this.inherited.add(this.idOf(key));
+    void this.abortInherited();
+    this.recoveryTimer = setInterval(() => void this.recoveryTick(), this.options.timing.recoveryTickMs);
+    this.watchdogTimer = setInterval(() => void this.watchdogTick(), this.options.timing.watchdogTickMs);
+    this.recoveryTimer.unref();
+    this.watchdogTimer.unref();
+    this.reconcile(state);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.recoveryTimer);
+    clearInterval(this.watchdogTimer);
+    for (const source of this.sources.values()) source.cancel();
+    this.sources.clear();
+    this.targets.clear();
+  }
+
+  /** After every applied metadata change (and at start): start, stop, open and close ends of transfers. */
+  reconcile(state: MetaState): void {
+    if (this.closed) return;
+    const live = new Set<string>();
+    for (const { key, role } of this.myTransfers(state)) {
+      const id = this.idOf(key);
+      live.add(id);
+      if (this.inherited.has(id)) continue;
+      if (role === 'source' && !this.sources.has(id)) {
+        const source = new TransferSource(key, this.host, this.options.timing, this.options.beforeBatch);
+        this.sources.set(id, source);
+        void source.run().finally(() => {
+          if (this.sources.get(id) === source) this.sources.delete(id);
+        });
+      }
+      if (role === 'target' && !this.targets.has(id)) this.targets.set(id, new TargetSession(key, this.host));
+    }
+    for (const [id, source] of this.sources) {
+      if (live.has(id)) continue;
+      source.cancel();
+      this.sources.delete(id);
+    }
+    for (const id of [...this.targets.keys()]) if (!live.has(id)) this.targets.delete(id);
+    for (const id of [...this.inherited]) if (!live.has(id)) this.inherited.delete(id);
+  }
+
+  /** The comment of a transfer this node is the source of (Qdrant reports it on the source only). */
+  comment(collection: string, incarnation: number, transfer: ShardTransfer): string | null {
+    return this.sources.get(transferKey(collection, incarnation, transfer.shard, transfer.startedIndex))?.comment() ?? null;
+  }
+
+  // ----- the Points calls of transfers
+
+  async receive(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    const call = wire.decodeTransferBatch(request.body);
+    await this.catchUp(request.metaIndex);
+    const session = this.targets.get(transferKey(address.collection, address.incarnation, address.shardId, call.transferId));
+    if (session === undefined) {
+      throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${call.transferId} of shard ${address.shardId} of \`${address.collection}\``);
+    }
+    const lastSeq = await session.apply(call.firstSeq, call.ops);
+    return wire.encodeNumber(lastSeq);
+  }
+
+  async status(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    const transferId = wire.decodeTransferStatusCall(request.body);
+    const source = this.sources.get(transferKey(address.collection, address.incarnation, address.shardId, transferId));
+    return wire.encodeTransferStatus({ running: source !== undefined, applied: this.host.state().appliedIndex, acked: source?.acked ?? 0 });
+  }
+
+  private async catchUp(index: number): Promise<void> {
+    // Acted on, not only applied: the target's replica for the transfer is open by then.
+    if (index <= 0) return;
+    if (!(await this.host.waitActed(index, performance.now() + this.options.timing.callTimeoutMs / 2))) {
+      throw new ShoalError('unavailable', `Service unavailable: peer ${this.host.peerId} has not applied metadata index ${index} yet`);
+    }
+  }
+
+  // ----- bookkeeping
+
+  private myTransfers(state: MetaState): Array<{ key: TransferKey; role: 'source' | 'target' }> {
+    const out: Array<{ key: TransferKey; role: 'source' | 'target' }> = [];
+    const me = this.host.peerId;
+    for (const meta of state.collections.values()) {
+      for (const transfer of meta.transfers) {
+        const key = { collection: meta.name, incarnation: meta.createdIndex, transfer };
+        if (transfer.from === me) out.push({ key, role: 'source' });
+        else if (transfer.to === me) out.push({ key, role: 'target' });
+      }
+    }
+    return out;
+  }
+
+  private idOf(key: TransferKey): string {
+    return transferKey(key.collection, key.incarnation, key.transfer.shard, key.transfer.startedIndex);
+  }
+
+  /** Transfers this node was an end of before it restarted: their state here is gone, abort them. */
+  private async abortInherited(): Promise<void> {
+    let pause = this.options.timing.callRetryPauseMs;
+    while (!this.closed && this.inherited.size > 0) {
+      for (const { key } of this.myTransfers(this.host.state())) {
+        if (!this.inherited.has(this.idOf(key))) continue;
+        await this.abort(key, 'this node restarted while it was an end of the transfer');
+      }
+      if (this.inherited.size === 0) return;
+      this.reconcile(this.host.state());
+      await new Promise((resolve) => setTimeout(resolve, pause).unref());
+      pause = Math.min(pause * 2, this.options.timing.recoveryPauseMsMax);
+    }
+  }
+
+  private async abort(key: TransferKey, why: string): Promise<void> {
+    if (!transferCurrent(this.host.state(), key)) return;
+    const t = key.transfer;
+    this.host.log('warn', 'aborting a shard transfer', { collection: key.collection, shard: t.shard, from: t.from, to: t.to, why });
+    try {
+      await this.host.propose({
+        kind: 'abort_transfer', collection: key.collection, incarnation: key.incarnation, shard: t.shard, from: t.from, to: t.to, transferId: t.startedIndex,
+      });
+    } catch (error) {
+      this.host.log('warn', 'aborting a shard transfer failed; will retry', { collection: key.collection, shard: t.shard, err: String(error) });
+    }
+  }
+
+  // ----- recovery of this node's Dead replicas
+
+  /** Proposes one recovery transfer per Dead replica of this node whose shard has a live Active replica. */
+  private async recoveryTick(): Promise<void> {
+    if (this.recovering || this.closed) return;
+    this.recovering = true;
+    try {
+      for (const candidate of this.recoveryCandidates(this.host.state())) {
+        if (this.closed) return;
+        await this.recover(candidate);
+      }
+    } catch (error) {
+      this.host.log('warn', 'looking for replicas to recover failed', { err: String(error) });
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  /** Resets the pauses between recoveries: the next tick tries every Dead replica again (POST /cluster/recover). */
+  recoverNow(): void {
+    this.recoveryPauses.clear();
+    void this.recoveryTick();
+  }
+
+  /** Whether this node holds a Dead or Partial replica (readiness waits for their recovery). */
+  pendingRecoveries(state: MetaState): number {
+    let n = 0;
+    for (const meta of state.collections.values()) {
+      for (const shard of meta.shards.values()) {
+        const own = shard.replicas.find((r) => r.peer === this.host.peerId);
+        if (own === undefined || (own.state !== 'Dead' && own.state !== 'Partial')) continue;
+        if (shard.replicas.some((r) => r.peer !== this.host.peerId && r.state === 'Active')) n += 1;
+      }
+    }
+    return n;
+  }
+
+  private recoveryCandidates(state: MetaState): Array<{ collection: string; incarnation: number; shard: number; sources: number[] }> {
+    const me = this.host.peerId;
+    const load = transferLoad(state);
+    if ((load.incoming.get(me) ?? 0) >= TRANSFERS_IN_PER_PEER_MAX || (load.outgoing.get(me) ?? 0) > 0) return [];
+    const out: Array<{ collection: string; incarnation: number; shard: number; sources: number[] }> = [];
+    const now = performance.now();
+    for (const meta of state.collections.values()) {
+      for (const shard of meta.shards.values()) {
+        const own = shard.replicas.find((r) => r.peer === me);
+        if (own?.state !== 'Dead' || meta.transfers.some((t) => t.shard === shard.id)) continue;
+        const pause = this.recoveryPauses.get(`${meta.name}@${meta.createdIndex}/${shard.id}`);
+        if (pause !== undefined && pause.untilMs > now) continue;
+        const sources = shard.replicas
+          .filter((r) => r.peer !== me && r.state === 'Active')
+          .filter((r) => (load.outgoing.get(r.peer) ?? 0) < TRANSFERS_OUT_PER_PEER_MAX && (load.incoming.get(r.peer) ?? 0) === 0)
+          .map((r) => r.peer);
+        if (sources.length > 0) out.push({ collection: meta.name, incarnation: meta.createdIndex, shard: shard.id, sources });
+      }
+    }
+    return out;
+  }
+
+  private async recover(c: { collection: string; incarnation: number; shard: number; sources: number[] }): Promise<void> {
+    const id = `${c.collection}@${c.incarnation}/${c.shard}`;
+    for (const from of c.sources) {
+      if (!(await this.host.peerAlive(from, this.options.timing.callTimeoutMs / 10))) continue;
+      const op: MetaOperation = { kind: 'start_transfer', collection: c.collection, incarnation: c.incarnation, shard: c.shard, from, to: this.host.peerId, sync: true, method: 'stream_records' };
+      try {
+        const outcome = await this.host.propose(op);
+        if (outcome.ok) {
+          this.host.log('info', 'recovering a Dead replica', { collection: c.collection, shard: c.shard, from });
+          this.pauseRecovery(id, false);
+          return;
+        }
+      } catch (error) {
+        this.host.log('warn', 'proposing a recovery failed', { collection: c.collection, shard: c.shard, err: String(error) });
+      }
+      break;
+    }
+    this.pauseRecovery(id, true);
+  }
+
+  /** After a recovery started the shard waits a little (it may fail at once); after a failure, twice as long as last time. */
+  private pauseRecovery(id: string, failed: boolean): void {
+    const { recoveryPauseMsMin, recoveryPauseMsMax } = this.options.timing;
+    const last = this.recoveryPauses.get(id)?.pauseMs ?? recoveryPauseMsMin / 2;
+    const pauseMs = failed ? Math.min(recoveryPauseMsMax, last * 2) : recoveryPauseMsMin;
+    this.recoveryPauses.set(id, { untilMs: performance.now() + pauseMs, pauseMs });
+  }
+
+  // ----- the leader's watchdog
+
+  private async watchdogTick(): Promise<void> {
+    if (this.watching || this.closed) return;
+    if (!this.host.isLeader()) {
+      this.watched.clear();
+      return;
+    }
+    this.watching = true;
+    try {
+      const state = this.host.state();
+      const seen = new Set<string>();
+      const checks: Promise<void>[] = [];
+      for (const meta of state.collections.values()) {
+        for (const transfer of meta.transfers) {
+          const key = { collection: meta.name, incarnation: meta.createdIndex, transfer };
+          seen.add(this.idOf(key));
+          checks.push(this.check(key));
+        }
+      }
+      await Promise.all(checks);
+      for (const id of [...this.watched.keys()]) if (!seen.has(id)) this.watched.delete(id);
+    } finally {
+      this.watching = false;
+    }
+  }
+
+  private async check(key: TransferKey): Promise<void> {
+    const id = this.idOf(key);
+    const now = performance.now();
+    let w = this.watched.get(id);
+    if (w === undefined) {
+      w = { sinceMs: now, lastAnswerMs: now, lastProgressMs: now, acked: 0, notRunning: 0 };
+      this.watched.set(id, w);
+    }
+    const t = key.transfer;
+    const status = await this.askSource(key);
+    const { sourceSilentMsMax, progressStallMsMax } = this.options.timing;
+    if (status === null) {
+      if (now - w.lastAnswerMs > sourceSilentMsMax) await this.abort(key, `its source (peer ${t.from}) has not answered for ${Math.round((now - w.lastAnswerMs) / 1000)} s`);
+      return;
+    }
+    w.lastAnswerMs = now;
+    if (!status.running) {
+      // The source has applied the start but runs nothing: it restarted, or its run ended without an entry.
+      if (status.applied >= t.startedIndex) w.notRunning += 1;
+      if (w.notRunning >= 2) await this.abort(key, `its source (peer ${t.from}) does not run it`);
+      return;
+    }
+    w.notRunning = 0;
+    if (status.acked !== w.acked) {
+      w.acked = status.acked;
+      w.lastProgressMs = now;
+    } else if (now - w.lastProgressMs > progressStallMsMax) {
+      await this.abort(key, `no progress for ${Math.round((now - w.lastProgressMs) / 1000)} s`);
+    }
+  }
+
+  private async askSource(key: TransferKey): Promise<wire.TransferStatus | null> {
+    const t = key.transfer;
+    const request: ShardRequest = {
+      clusterId: '', collection: key.collection, incarnation: key.incarnation, shardId: t.shard, fromPeer: this.host.peerId,
+      body: wire.encodeTransferStatusCall(t.startedIndex), clockTag: null, metaIndex: this.host.state().appliedIndex,
+    };
+    const result = await this.host.callPoints(t.from, 'TransferStatus', request, { timeoutMs: this.options.timing.watchdogTickMs });
+    if (result.outcome === 'failed' || !result.reply.ok) return null;
+    try {
+      return wire.decodeTransferStatus(result.reply.body);
+    } catch {
+      return null;
+    }
+  }
+}

@@ -1,0 +1,221 @@
+// One transfer, run by the node holding its source replica (stream_records): forward every write
+// the source applies from now on, copy the shard's points in id order, then finish with a fence.
+//
+// 1. Wait (bounded) until the nodes of the shard's other replicas applied the start: from then
+//    on they refuse writes decided before the shard's fence, so no write decided on an older
+//    view lands on them without passing through this source.
+// 2. Start forwarding (under the update lock: every write applied before is in the copy).
+// 3. Copy: under the lock, read the next batch by point id and queue it; wait for the target's
+//    acknowledgement outside the lock, then the next batch.
+// 4. Finish: under the lock, flush the queue (the target holds every write applied here), propose
+//    finish_transfer naming this transfer, and keep the lock until the entry is applied here.
+//    Writes that waited meanwhile meet the new fence (StaleView) and their coordinators send
+//    them to the replicas they then see, the target among them. Forwarding is synchronous, so no
+//    forwarded message can still be in flight after the flush: no end-of-stream message is
+//    needed for the target to take direct writes in order.
+// Any failure (target unreachable, refused, a storage error) aborts the transfer by its id.
+import type { PointId, PointStruct } from '@shoal/common';
+import type { ApplyOutcome, MetaOperation, MetaState, ShardTransfer } from '@shoal/meta';
+import { encodeOperation } from '@shoal/shard';
+import type { TransferTiming } from './limits.js';
+import type { ReplicaAdapter } from './replica-adapter.js';
+import type { PointsCaller } from './remote-replica.js';
+import { TransferChannel, TransferRefused, type EncodedOp } from './transfer-channel.js';
+import * as wire from './wire.js';
+
+/** What a transfer needs from its node. */
+export interface TransferHost {
+  readonly peerId: number;
+  state(): MetaState;
+  /** Proposes and resolves once applied on this node. */
+  propose(op: MetaOperation): Promise<ApplyOutcome>;
+  /** Resolves true once this node acted on `index` (its listener finished), false at the deadline. */
+  waitActed(index: number, deadlineMs: number): Promise<boolean>;
+  peerApplied(peer: number, index: number, deadlineMs: number): Promise<boolean>;
+  peerAlive(peer: number, timeoutMs: number): Promise<boolean>;
+  isLeader(): boolean;
+  readonly callPoints: PointsCaller;
+  /** This node's open replica of the shard, if any. */
+  adapter(collection: string, incarnation: number, shardId: number): ReplicaAdapter | undefined;
+  log(level: 'info' | 'warn', message: string, detail: Record<string, unknown>): void;
+}
+
+/** A test hook: called before a call carrying the `n`-th copied batch (1-based) of a transfer is sent. */
+export type BeforeBatchHook = (info: { readonly collection: string; readonly shard: number; readonly transferId: number; readonly batch: number; readonly ids: readonly PointId[] }) => Promise<void>;
+
+export interface TransferKey {
+  readonly collection: string;
+  readonly incarnation: number;
+  readonly transfer: ShardTransfer;
+}
+
+export function transferKey(collection: string, incarnation: number, shard: number, transferId: number): string {
+  return `${collection}@${incarnation}/${shard}#${transferId}`;
+}
+
+/** Whether `key`'s transfer still runs, with the same id, in `state`. */
+export function transferCurrent(state: MetaState, key: TransferKey): boolean {
+  const meta = state.collections.get(key.collection);
+  if (meta === undefined || meta.createdIndex !== key.incarnation) return false;
+  const t = key.transfer;
+  return meta.transfers.some((x) => x.shard === t.shard && x.from === t.from && x.to === t.to && x.startedIndex === t.startedIndex);
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+export class TransferSource {
+  private cancelled = false;
+  private channel: TransferChannel | null = null;
+  private copiedPoints = 0;
+  private totalPoints = 0;
+  private copiedBatches = 0;
+  private readonly startedMs = performance.now();
+  private finishing = false;
+
+  constructor(
+    private readonly key: TransferKey,
+    private readonly host: TransferHost,
+    private readonly timing: TransferTiming,
+    private readonly beforeBatch: BeforeBatchHook | null,
+  ) {}
+
+  /** Messages the target acknowledged: the watchdog's measure of progress. */
+  get acked(): number {
+    return this.channel?.acked ?? 0;
+  }
+
+  /** Qdrant's transfer comment, as the source reports it. */
+  comment(): string {
+    const seconds = Math.round((performance.now() - this.startedMs) / 1000);
+    if (this.finishing) return `Finishing: all ${this.copiedPoints} points sent, started ${seconds}s ago`;
+    const total = Math.max(this.totalPoints, this.copiedPoints);
+    return `Transferring records (${this.copiedPoints}/${total}), started ${seconds}s ago`;
+  }
+
+  /** The transfer ended in the metadata (finished, aborted, restarted): stop, release waiting writes. */
+  cancel(): void {
+    this.cancelled = true;
+    this.channel?.end();
+  }
+
+  async run(): Promise<void> {
+    const { collection, incarnation, transfer } = this.key;
+    const adapter = this.host.adapter(collection, incarnation, transfer.shard);
+    if (adapter === undefined) return this.abort(new Error('the source replica is not open on this node'));
+    const channel = new TransferChannel({
+      send: (firstSeq, ops) => this.send(firstSeq, ops),
+      encode: encodeOperation,
+      callBytesMax: this.timing.callBytesMax,
+      callMessagesMax: this.timing.callMessagesMax,
+      callAttemptsMax: this.timing.callAttemptsMax,
+      retryPauseMs: this.timing.callRetryPauseMs,
+      beforeSend: (ops) => this.beforeSend(ops),
+    });
+    this.channel = channel;
+    try {
+      await this.waitForReplicas();
+      if (this.cancelled) return;
+      await adapter.startForwarding(channel);
+      this.totalPoints = adapter.replica.stats().points;
+      await this.copy(adapter, channel);
+      if (this.cancelled) return;
+      this.finishing = true;
+      await adapter.exclusive(async () => {
+        await channel.flush();
+        await this.finish();
+      });
+    } catch (error) {
+      if (!this.cancelled) await this.abort(error);
+    } finally {
+      adapter.stopForwarding(channel);
+      channel.end();
+    }
+  }
+
+  private async waitForReplicas(): Promise<void> {
+    const { collection, transfer } = this.key;
+    const shard = this.host.state().collections.get(collection)?.shards.get(transfer.shard);
+    const peers = (shard?.replicas ?? []).map((r) => r.peer).filter((p) => p !== this.host.peerId && p !== transfer.to);
+    const deadline = performance.now() + this.timing.peersAppliedWaitMs;
+    await Promise.all(peers.map((p) => this.host.peerApplied(p, transfer.startedIndex, deadline)));
+  }
+
+  /** Batches by point id, each read and queued under the update lock, acknowledged before the next. */
+  private async copy(adapter: ReplicaAdapter, channel: TransferChannel): Promise<void> {
+    let offset: PointId | null = null;
+    for (;;) {
+      if (this.cancelled) return;
+      const step = await adapter.exclusive(async () => {
+        const page = adapter.replica.scroll({ filter: null, offset, limit: this.timing.batchPoints, withPayload: { kind: 'all' }, withVector: true });
+        const points: PointStruct[] = page.points.map((r) => ({ id: r.id, vectors: r.vectors ?? new Map(), payload: r.payload }));
+        const acked = points.length === 0 ? null : channel.enqueueCopy({ kind: 'upsert', points });
+        return { acked, next: page.nextOffset, count: points.length };
+      });
+      if (step.acked !== null) await step.acked;
+      this.copiedPoints += step.count;
+      if (step.next === null) return;
+      offset = step.next;
+    }
+  }
+
+  /** Proposes the finish until the transfer is gone here (finished, or aborted by someone else). */
+  private async finish(): Promise<void> {
+    const { collection, incarnation, transfer } = this.key;
+    const op: MetaOperation = {
+      kind: 'finish_transfer', collection, incarnation, shard: transfer.shard, from: transfer.from, to: transfer.to, transferId: transfer.startedIndex,
+    };
+    let pause = this.timing.callRetryPauseMs;
+    while (!this.cancelled && transferCurrent(this.host.state(), this.key)) {
+      try {
+        const outcome = await this.host.propose(op);
+        if (!outcome.ok && transferCurrent(this.host.state(), this.key)) throw new Error(`finish refused: ${JSON.stringify(outcome.refusal)}`);
+      } catch (error) {
+        if (error instanceof Error && error.message.startsWith('finish refused')) throw error;
+        // No leader, or not applied in time: the entry may still commit; ask again (a second
+        // finish of the same id is refused once the first applied).
+        this.host.log('warn', 'finishing a shard transfer failed; retrying', { collection, shard: transfer.shard, err: String(error) });
+        await sleep(pause);
+        pause = Math.min(pause * 2, 2_000);
+      }
+    }
+    this.host.log('info', 'shard transfer finished', { collection, shard: transfer.shard, from: transfer.from, to: transfer.to, points: this.copiedPoints, ms: Math.round(performance.now() - this.startedMs) });
+  }
+
+  /** Aborts this transfer by its id (a few attempts; the leader's watchdog catches what is left). */
+  private async abort(cause: unknown): Promise<void> {
+    const { collection, incarnation, transfer } = this.key;
+    this.host.log('warn', 'shard transfer failed; aborting it', { collection, shard: transfer.shard, from: transfer.from, to: transfer.to, err: String(cause) });
+    const op: MetaOperation = { kind: 'abort_transfer', collection, incarnation, shard: transfer.shard, from: transfer.from, to: transfer.to, transferId: transfer.startedIndex };
+    for (let attempt = 0; attempt < 5 && !this.cancelled && transferCurrent(this.host.state(), this.key); attempt++) {
+      try {
+        await this.host.propose(op);
+      } catch {
+        await sleep(this.timing.callRetryPauseMs * 2 ** attempt);
+      }
+    }
+  }
+
+  private async beforeSend(ops: readonly EncodedOp[]): Promise<void> {
+    for (const m of ops) {
+      if (!m.copied || m.op.kind !== 'upsert') continue;
+      this.copiedBatches += 1;
+      if (this.beforeBatch === null) continue;
+      const { collection, transfer } = this.key;
+      await this.beforeBatch({ collection, shard: transfer.shard, transferId: transfer.startedIndex, batch: this.copiedBatches, ids: m.op.points.map((p) => p.id) });
+    }
+  }
+
+  private async send(firstSeq: number, ops: readonly EncodedOp[]): Promise<void> {
+    const { collection, incarnation, transfer } = this.key;
+    const body = wire.encodeTransferBatch({ transferId: transfer.startedIndex, firstSeq, records: ops.map((o) => o.bytes) });
+    const request = {
+      clusterId: '', collection, incarnation, shardId: transfer.shard, fromPeer: this.host.peerId, body, clockTag: null, metaIndex: this.host.state().appliedIndex,
+    };
+    const result = await this.host.callPoints(transfer.to, 'TransferBatch', request, { timeoutMs: this.timing.callTimeoutMs });
+    if (result.outcome === 'failed') throw new Error(`peer ${transfer.to} did not answer: ${result.message}`);
+    if (result.reply.ok) return;
+    // The target does not run this transfer (restarted, aborted) or saw a gap: sending again cannot help.
+    if (result.reply.kind === 'conflict') throw new TransferRefused(result.reply.message);
+    throw new Error(`peer ${transfer.to} refused: ${result.reply.message}`);
+  }
+}

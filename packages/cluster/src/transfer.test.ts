@@ -1,0 +1,272 @@
+// Shard transfers between three nodes in one process (real Raft and Points over gRPC on
+// 127.0.0.1): moves and replications under concurrent writes and deletes, a delete racing a
+// copied batch held back by the test, aborts, and the recovery of a Dead replica.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pointKey, seededRng, type PointId, type PointKey, type PointStruct, type Record_ } from '@shoal/common';
+import { collectionConfig, type ApplyOutcome, type MetaOperation, type ShardMeta } from '@shoal/meta';
+import { freePort, startMember, stopMember, waitUntil, type Member } from './in-process-cluster.js';
+import type { BeforeBatchHook } from './transfer-source.js';
+
+const members: Member[] = [];
+const DIM = 4;
+const WRITE = { wait: true, ordering: 'weak' } as const;
+
+/** The test's hold on one copied batch: `held` resolves with its ids, `release()` lets it go. */
+interface Gate {
+  armed: { batch: number } | null;
+  held: Promise<readonly PointId[]>;
+  release: () => void;
+}
+
+function newGate(): Gate {
+  let onHeld!: (ids: readonly PointId[]) => void;
+  const gate: Gate = { armed: null, held: new Promise((resolve) => (onHeld = resolve)), release: () => undefined };
+  const released = new Promise<void>((resolve) => (gate.release = resolve));
+  hooks.set(gate, async (info) => {
+    if (gate.armed === null || info.batch !== gate.armed.batch) return;
+    gate.armed = null;
+    onHeld(info.ids);
+    await released;
+  });
+  return gate;
+}
+
+const hooks = new Map<Gate, BeforeBatchHook>();
+const beforeBatch: BeforeBatchHook = async (info) => {
+  for (const hook of hooks.values()) await hook(info);
+};
+
+function points(ids: readonly number[], seed: number): PointStruct[] {
+  const rng = seededRng(seed);
+  return ids.map((id) => ({
+    id,
+    vectors: new Map([['', Float32Array.from({ length: DIM }, () => rng.next() - 0.5)]]),
+    payload: { id, seed },
+  }));
+}
+
+const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+function shardOf(m: Member, name: string, id = 0): ShardMeta {
+  return m.node.metaState.collections.get(name)!.shards.get(id)!;
+}
+
+function propose(m: Member, op: MetaOperation): Promise<ApplyOutcome> {
+  return (m.node as unknown as { proposeOutcome(op: MetaOperation): Promise<ApplyOutcome> }).proposeOutcome(op);
+}
+
+/** Every point of a replica, by reading that replica alone. */
+async function replicaPoints(m: Member, name: string, shardId = 0): Promise<Map<PointKey, Record_>> {
+  const meta = m.node.metaState.collections.get(name)!;
+  const replica = await m.node.localReplica({ collection: name, incarnation: meta.createdIndex, shardId });
+  const out = new Map<PointKey, Record_>();
+  let offset: PointId | null = null;
+  for (;;) {
+    const page = replica.scroll({ filter: null, offset, limit: 1000, withPayload: { kind: 'all' }, withVector: true });
+    for (const p of page.points) out.set(pointKey(p.id), p);
+    if (page.nextOffset === null) return out;
+    offset = page.nextOffset;
+  }
+}
+
+function sameRecords(a: Map<PointKey, Record_>, b: Map<PointKey, Record_>): void {
+  expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+  for (const [key, r] of a) {
+    const other = b.get(key)!;
+    expect(other.payload).toEqual(r.payload);
+    expect([...(other.vectors?.get('') ?? [])]).toEqual([...(r.vectors?.get('') ?? [])]);
+  }
+}
+
+/**
+ * Writers through every member: each upserts fresh ids and deletes ids it upserted before, one
+ * request at a time; what was acknowledged is recorded, and failures are kept as unknown.
+ */
+function writers(name: string, base: number) {
+  let stop = false;
+  const acked = new Set<number>();
+  const deleted = new Set<number>();
+  const unknown = new Set<number>();
+  const errors: unknown[] = [];
+  let writes = 0;
+  const run = async (m: Member, w: number): Promise<void> => {
+    let next = base + w * 1_000_000;
+    const mine: number[] = [];
+    while (!stop) {
+      // A write to a replica on the in-memory file system completes in microtasks alone: yield
+      // to timers (Raft ticks, the transfer's calls) between writes.
+      await new Promise((resolve) => setImmediate(resolve));
+      const del = mine.length > 5 && next % 3 === 0 ? mine.splice(Math.floor(mine.length / 2), 1)[0]! : null;
+      const ids = del === null ? range(next, 3) : [];
+      if (del === null) next += 3;
+      try {
+        if (del === null) {
+          await m.node.updatePoints(name, [{ op: { kind: 'upsert', points: points(ids, next) }, shardKey: null }], WRITE);
+          for (const id of ids) acked.add(id);
+          mine.push(...ids);
+        } else {
+          await m.node.updatePoints(name, [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: [del] } }, shardKey: null }], WRITE);
+          acked.delete(del);
+          deleted.add(del);
+        }
+        writes += 1;
+      } catch (error) {
+        for (const id of del === null ? ids : [del]) unknown.add(id);
+        errors.push(error);
+        // A failure can come at once: let timers (Raft ticks) run before the next try.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+  };
+  const done = Promise.all(members.map((m, i) => run(m, i)));
+  return {
+    acked, deleted, unknown, errors,
+    get writes() {
+      return writes;
+    },
+    async stop(): Promise<void> {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+/** Every acknowledged point is on `replica`, no acknowledged delete came back. */
+function checkAgainst(replica: Map<PointKey, Record_>, w: ReturnType<typeof writers>, seeded: readonly number[]): void {
+  for (const id of [...seeded, ...w.acked]) {
+    if (w.deleted.has(id) || w.unknown.has(id)) continue;
+    expect(replica.has(pointKey(id)), `acknowledged point ${id}`).toBe(true);
+  }
+  for (const id of w.deleted) if (!w.unknown.has(id)) expect(replica.has(pointKey(id)), `deleted point ${id}`).toBe(false);
+}
+
+beforeAll(async () => {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const transferTiming = { batchPoints: 64, watchdogTickMs: 500, recoveryTickMs: 200, recoveryPauseMsMin: 200 };
+  members.push(await startMember(101, ports[0]!, { transferTiming, beforeTransferBatch: beforeBatch }));
+  const bootstrapUri = members[0]!.uri;
+  members.push(
+    await startMember(102, ports[1]!, { bootstrapUri, transferTiming, beforeTransferBatch: beforeBatch }),
+    await startMember(103, ports[2]!, { bootstrapUri, transferTiming, beforeTransferBatch: beforeBatch }),
+  );
+  await waitUntil('three voters', () => members.every((m) => m.consensus.driver.status().confState.voters.length === 3));
+}, 60_000);
+
+afterAll(async () => {
+  for (const m of members.splice(0)) await stopMember(m);
+});
+
+async function create(name: string, replicationFactor: number, seeded: readonly number[]): Promise<void> {
+  await members[0]!.node.createCollection(name, collectionConfig(DIM, 'Dot', { shardNumber: 1, replicationFactor }), {});
+  for (let i = 0; i < seeded.length; i += 500) {
+    await members[0]!.node.updatePoints(name, [{ op: { kind: 'upsert', points: points(seeded.slice(i, i + 500), 1) }, shardKey: null }], WRITE);
+  }
+}
+
+const byId = (id: number): Member => members.find((m) => m.id === id)!;
+
+describe('shard transfers (stream_records)', () => {
+  it('moves a shard while every node writes and deletes: nothing acknowledged is lost, nothing deleted comes back', async () => {
+    const seeded = range(1, 1500);
+    await create('move', 1, seeded);
+    const from = shardOf(members[0]!, 'move').replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const w = writers('move', 10_000);
+    await waitUntil('some writes', () => w.writes > 20);
+    await members[2]!.node.updateCollectionCluster('move', { kind: 'move_shard', shardId: 0, from, to, method: null }, {});
+    await waitUntil('moved', () => members.every((m) => {
+      const s = shardOf(m, 'move');
+      return s.replicas.length === 1 && s.replicas[0]!.peer === to && s.replicas[0]!.state === 'Active';
+    }), 30_000);
+    // Writes keep going to the new replica after the cutover.
+    const after = w.writes;
+    await waitUntil('writes after the move', () => w.writes > after + 20);
+    await w.stop();
+    expect(w.writes).toBeGreaterThan(40);
+    checkAgainst(await replicaPoints(byId(to), 'move'), w, seeded);
+    // The source's data is gone with its replica.
+    expect(byId(from).node.metaState.collections.get('move')!.shards.get(0)!.replicas.some((r) => r.peer === from)).toBe(false);
+  }, 60_000);
+
+  it('replicates a shard under writes: both replicas end identical', async () => {
+    const seeded = range(1, 1000);
+    await create('copy', 1, seeded);
+    const from = shardOf(members[0]!, 'copy').replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const w = writers('copy', 20_000);
+    await waitUntil('some writes', () => w.writes > 20);
+    await members[1]!.node.updateCollectionCluster('copy', { kind: 'replicate_shard', shardId: 0, from, to, method: null }, {});
+    await waitUntil('replicated', () => members.every((m) => shardOf(m, 'copy').replicas.filter((r) => r.state === 'Active').length === 2), 30_000);
+    const after = w.writes;
+    await waitUntil('writes after the copy', () => w.writes > after + 20);
+    await w.stop();
+    const a = await replicaPoints(byId(from), 'copy');
+    const b = await replicaPoints(byId(to), 'copy');
+    sameRecords(a, b);
+    checkAgainst(b, w, seeded);
+  }, 60_000);
+
+  it('a point deleted while its copied batch is held back does not come back on the target', async () => {
+    const seeded = range(1, 600);
+    await create('gated', 1, seeded);
+    const from = shardOf(members[0]!, 'gated').replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const other = members.find((m) => m.id !== from && m.id !== to)!;
+    const gate = newGate();
+    gate.armed = { batch: 3 };
+    await other.node.updateCollectionCluster('gated', { kind: 'move_shard', shardId: 0, from, to, method: null }, {});
+    const held = await gate.held;
+    const victim = held[5]!;
+    const updated = held[6]!;
+    // Through the third node: the source applies both at once and queues them behind the held batch.
+    const del = other.node.updatePoints('gated', [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: [victim] } }, shardKey: null }], WRITE);
+    const set = other.node.updatePoints('gated', [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [updated] }, payload: { late: true }, key: null }, shardKey: null }], WRITE);
+    await waitUntil('the source applied the delete', async () => (await replicaPoints(byId(from), 'gated')).get(pointKey(victim)) === undefined);
+    gate.release();
+    await del;
+    await set;
+    await waitUntil('moved', () => members.every((m) => shardOf(m, 'gated').replicas.every((r) => r.peer === to && r.state === 'Active')), 30_000);
+    const target = await replicaPoints(byId(to), 'gated');
+    expect(target.has(pointKey(victim))).toBe(false);
+    expect(target.get(pointKey(updated))?.payload).toMatchObject({ late: true });
+    expect(target.size).toBe(seeded.length - 1);
+  }, 60_000);
+
+  it('aborting a move leaves the source Active and no replica on the target', async () => {
+    await create('aborted', 1, range(1, 400));
+    const from = shardOf(members[0]!, 'aborted').replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const gate = newGate();
+    gate.armed = { batch: 2 };
+    await members[0]!.node.updateCollectionCluster('aborted', { kind: 'move_shard', shardId: 0, from, to, method: null }, {});
+    await gate.held;
+    await members[1]!.node.updateCollectionCluster('aborted', { kind: 'abort_transfer', shardId: 0, from, to }, {});
+    gate.release();
+    await waitUntil('aborted everywhere', () => members.every((m) => m.node.metaState.collections.get('aborted')!.transfers.length === 0));
+    for (const m of members) expect(shardOf(m, 'aborted').replicas).toEqual([expect.objectContaining({ peer: from, state: 'Active' })]);
+    const info = await byId(to).node.collectionClusterInfo('aborted');
+    expect(info.localShards).toEqual([]);
+    expect((await replicaPoints(byId(from), 'aborted')).size).toBe(400);
+  }, 60_000);
+
+  it('a Dead replica whose peer is alive is recovered automatically, with what it missed', async () => {
+    const seeded = range(1, 800);
+    await create('recover', 2, seeded);
+    const shard = shardOf(members[0]!, 'recover');
+    const victim = shard.replicas[1]!;
+    const meta = members[0]!.node.metaState.collections.get('recover')!;
+    expect((await propose(members[0]!, {
+      kind: 'set_replica_states', collection: 'recover', incarnation: meta.createdIndex,
+      changes: [{ shard: 0, peer: victim.peer, expect: { state: victim.state, generation: victim.generation }, state: 'Dead' }],
+    })).ok).toBe(true);
+    // Writes the Dead replica misses, and deletes of points it holds.
+    const writer = members.find((m) => m.id !== victim.peer)!;
+    await writer.node.updatePoints('recover', [{ op: { kind: 'upsert', points: points(range(5000, 50), 2) }, shardKey: null }], WRITE);
+    await writer.node.updatePoints('recover', [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: range(1, 20) } }, shardKey: null }], WRITE);
+    await waitUntil('recovered', () => members.every((m) => shardOf(m, 'recover').replicas.every((r) => r.state === 'Active')), 30_000);
+    const recovered = await replicaPoints(byId(victim.peer), 'recover');
+    sameRecords(await replicaPoints(byId(shard.replicas[0]!.peer), 'recover'), recovered);
+    expect(recovered.size).toBe(800 + 50 - 20);
+    expect(recovered.has(pointKey(1))).toBe(false);
+  }, 60_000);
+});
