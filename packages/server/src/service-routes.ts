@@ -2,6 +2,7 @@
 import type { Hono } from 'hono';
 import { errorEnvelope, httpErrorOf, okEnvelope } from '@shoal/api';
 import type { ClusterConsensus, LocalNode } from '@shoal/cluster';
+import { datatypeElementBytes, STORED_ELEMENT_BYTES } from '@shoal/segment';
 import type { Metrics } from './metrics.js';
 import { API_VERSION, TITLE } from './build-info.js';
 
@@ -63,7 +64,7 @@ export function registerServiceRoutes(app: Hono, state: ServiceState): void {
   app.post('/snapshots', notYet('Full snapshots'));
   app.get('/snapshots/:name', notYet('Full snapshots'));
   app.delete('/snapshots/:name', notYet('Full snapshots'));
-  app.get('/telemetry', (c) => c.json(okEnvelope(telemetry(state), 0)));
+  app.get('/telemetry', async (c) => c.json(okEnvelope(await telemetry(state), 0)));
   app.get('/metrics', async (c) => {
     const gauges = [];
     for (const name of state.node.listCollections()) {
@@ -74,8 +75,13 @@ export function registerServiceRoutes(app: Hono, state: ServiceState): void {
   });
 }
 
-function telemetry(state: ServiceState): unknown {
+async function telemetry(state: ServiceState): Promise<unknown> {
   const names = state.node.listCollections();
+  const collections = [];
+  for (const name of names) {
+    const details = await collectionTelemetry(state.node, name);
+    if (details !== null) collections.push(details);
+  }
   return {
     id: state.telemetryId,
     app: {
@@ -84,6 +90,56 @@ function telemetry(state: ServiceState): unknown {
       startup: state.startedAt.toISOString(),
       features: { debug: false, service_debug_feature: false, recovery_mode: false, gpu: false, rocksdb: false, staging: false },
     },
-    collections: { number_of_collections: names.length },
+    collections: { number_of_collections: names.length, collections },
   };
+}
+
+/** One named vector's memory on this node, summed over its local shards. */
+interface VectorMemory {
+  datatype: string;
+  size: number;
+  num_vectors: number;
+  /** Bytes per value as stored here: rows are f32 whatever the datatype. */
+  stored_bytes_per_value: number;
+  /** Live vectors x size x stored bytes per value. */
+  vectors_size_bytes: number;
+  /** What the same vectors take in the datatype's own width (Qdrant's storage). */
+  datatype_size_bytes: number;
+  /** Memory the vector storage holds: rows (including deleted ones not yet vacuumed), capacity, graphs, codes. */
+  ram_usage_bytes: number;
+}
+
+/**
+ * A collection's telemetry (Qdrant's CollectionTelemetry: `id` plus `vector_memory`, this node's
+ * local shards only); null when the collection went away meanwhile.
+ */
+async function collectionTelemetry(node: LocalNode, name: string): Promise<{ id: string; vector_memory: Record<string, VectorMemory> } | null> {
+  const meta = node.metaState.collections.get(name);
+  if (meta === undefined) return null;
+  const memory: Record<string, VectorMemory> = {};
+  for (const [vector, params] of meta.config.vectors) {
+    memory[vector] = {
+      datatype: params.datatype ?? 'float32',
+      size: params.size,
+      num_vectors: 0,
+      stored_bytes_per_value: STORED_ELEMENT_BYTES,
+      vectors_size_bytes: 0,
+      datatype_size_bytes: 0,
+      ram_usage_bytes: 0,
+    };
+  }
+  const info = await node.collectionClusterInfo(name).catch(() => null); // deleted meanwhile
+  for (const shard of info?.localShards ?? []) {
+    const replica = await node.localReplica({ collection: name, incarnation: meta.createdIndex, shardId: shard.shardId }).catch(() => null);
+    if (replica === null) continue;
+    const stats = replica.stats();
+    for (const [vector, entry] of Object.entries(memory)) {
+      const count = stats.vectors.get(vector) ?? 0;
+      entry.num_vectors += count;
+      entry.vectors_size_bytes += count * entry.size * STORED_ELEMENT_BYTES;
+      entry.datatype_size_bytes += count * entry.size * datatypeElementBytes(meta.config.vectors.get(vector)?.datatype ?? null);
+      entry.ram_usage_bytes += stats.vectorBytesByName?.get(vector) ?? 0;
+    }
+  }
+  return { id: name, vector_memory: memory };
 }
