@@ -14,3 +14,5 @@ export * from './replica-service.js';
 export * from './dead-marker.js';
 export * from './limits.js';
 export * as wire from './wire.js';
+export { type BeforeBatchHook } from './transfer-source.js';
+export { TRANSFER_TIMING, type TransferTiming } from './limits.js';

@@ -6,7 +6,7 @@ import * as wire from './wire.js';
 import { encodeOperation } from '@shoal/shard';
 
 const del = (id: number): PointOperation => ({ kind: 'delete_points', selector: { kind: 'ids', ids: [id] } });
-const idOf = (m: EncodedOp): number => ((m.op as Extract<PointOperation, { kind: 'delete_points' }>).selector as { ids: number[] }).ids[0]!;
+const idOf = (m: EncodedOp): number => ((m.op as Extract<PointOperation, { kind: 'delete_points' }>).selector as unknown as { ids: number[] }).ids[0]!;
 
 function channel(send: (firstSeq: number, ops: readonly EncodedOp[]) => Promise<void>, attempts = 3) {
   return new TransferChannel({ send, encode: encodeOperation, callBytesMax: 1 << 20, callMessagesMax: 2, callAttemptsMax: attempts, retryPauseMs: 1 });

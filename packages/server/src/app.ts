@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { errorEnvelope } from '@shoal/api';
 import type { NodeConfig } from './config.js';
+import { registerClusterRoutes } from './cluster-routes.js';
 import { registerServiceRoutes, type ServiceState } from './service-routes.js';
 
 /** Paths that answer without an API key, as in Qdrant (probes must work unauthenticated). */
@@ -30,6 +31,7 @@ export function createApp(options: AppOptions): Hono {
   });
   if (config.service.enableCors) app.use(cors());
   if (config.service.apiKey !== null || config.service.readOnlyApiKey !== null) app.use(apiKeyCheck(config));
+  registerClusterRoutes(app, state);
   registerServiceRoutes(app, state);
   options.registerCollectionRoutes(app);
   app.notFound((c) => c.json(errorEnvelope(`Not found: ${c.req.method} ${c.req.path}`, 0), 404));

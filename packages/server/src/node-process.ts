@@ -2,13 +2,14 @@
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { DEFAULT_LIMITS, NodeFileSystem, type Limits } from '@shoal/common';
-import { ClusterConsensus, LocalNode, localMetaSource, localShardOpener, type MetaSourceOpener, type RaftMetaSource } from '@shoal/cluster';
+import { ClusterConsensus, LocalNode, localMetaSource, localShardOpener, type BeforeBatchHook, type MetaSourceOpener, type RaftMetaSource } from '@shoal/cluster';
 import { createApp } from './app.js';
 import { sourceCommit } from './build-info.js';
 import type { NodeConfig } from './config.js';
 import { Metrics } from './metrics.js';
 import { registerCollectionRoutes } from './rest/index.js';
 import { lockStorage } from './storage-lock.js';
+import { transferGateFromEnv } from './test-hooks.js';
 import type { ServiceState } from './service-routes.js';
 
 export interface StartOptions {
@@ -67,7 +68,9 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       logger[event.level]({ collection: meta.name, shard, err: event.cause }, event.message),
     ),
     onWarning: (message, detail) => logger.warn(detail, message),
+    onInfo: (message, detail) => logger.info(detail, message),
     newPeerId: randomPeerId,
+    ...optionalHook(transferGateFromEnv(process.env)),
   });
   const startedLoading = performance.now();
   await node.open();
@@ -110,6 +113,10 @@ export async function startNode(options: StartOptions): Promise<RunningNode> {
       releaseLock();
     },
   };
+}
+
+function optionalHook(hook: BeforeBatchHook | undefined): { beforeTransferBatch?: BeforeBatchHook } {
+  return hook === undefined ? {} : { beforeTransferBatch: hook };
 }
 
 function listen(fetch: (request: Request) => Response | Promise<Response>, hostname: string, port: number): Promise<ServerType> {

@@ -1,6 +1,6 @@
 // Service endpoints: version, health probes, cluster status, telemetry, metrics.
 import type { Hono } from 'hono';
-import { errorEnvelope, httpErrorOf, okEnvelope } from '@shoal/api';
+import { errorEnvelope, okEnvelope } from '@shoal/api';
 import type { ClusterConsensus, LocalNode } from '@shoal/cluster';
 import { datatypeElementBytes, STORED_ELEMENT_BYTES } from '@shoal/segment';
 import type { Metrics } from './metrics.js';
@@ -26,33 +26,9 @@ export function registerServiceRoutes(app: Hono, state: ServiceState): void {
   app.get('/', (c) => c.json({ title: TITLE, version: API_VERSION, commit: state.commit }));
   app.get('/healthz', (c) => c.text('healthz check passed'));
   app.get('/livez', (c) => c.text('healthz check passed'));
-  // In a cluster: ready once this node has applied what the leader had committed.
-  const ready = (): boolean => state.ready && (state.cluster?.ready ?? true);
-  app.get('/readyz', (c) => (ready() ? c.text('all shards are ready') : c.text('some shards are not ready', 503)));
+  // /readyz, POST /cluster/recover and DELETE /cluster/peer/{id}: cluster-routes.ts.
   app.get('/cluster', (c) => c.json(okEnvelope(state.cluster === null ? { status: 'disabled' } : state.cluster.statusBody(), 0)));
   app.get('/cluster/telemetry', (c) => c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400));
-  app.post('/cluster/recover', (c) =>
-    state.cluster === null
-      ? c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400)
-      : c.json(errorEnvelope('Bad request: recovering the consensus state from a peer is not supported by this node yet', 0), 400),
-  );
-  app.delete('/cluster/peer/:peer_id', async (c) => {
-    const cluster = state.cluster;
-    if (cluster === null) return c.json(errorEnvelope(DISTRIBUTED_DISABLED, 0), 400);
-    const text = c.req.param('peer_id');
-    const peer = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(peer) || peer < 1) {
-      return c.json(errorEnvelope(`Bad request: peer id must be an integer in [1, 2^53), got '${text}'`, 0), 400);
-    }
-    const started = performance.now();
-    try {
-      await cluster.removePeer(peer);
-      return c.json(okEnvelope(true, (performance.now() - started) / 1000));
-    } catch (error) {
-      const e = httpErrorOf(error);
-      return c.json(errorEnvelope(e.message, (performance.now() - started) / 1000), e.status as 400);
-    }
-  });
   // No issue detectors run yet, so there is nothing to report or clear.
   app.get('/issues', (c) => c.json({ issues: [] }));
   app.delete('/issues', (c) => c.json(okEnvelope(true, 0)));

@@ -216,6 +216,47 @@ describe('collection routes', () => {
   });
 });
 
+describe('POST /collections/{c}/cluster', () => {
+  it('passes each ClusterOperations body (spec-valid) to the service and refuses malformed ones', async () => {
+    const { call, service } = await withCollection();
+    const bodies = [
+      { move_shard: { shard_id: 0, from_peer_id: 11, to_peer_id: 2 ** 52 + 1 } },
+      { replicate_shard: { shard_id: 3, from_peer_id: 1, to_peer_id: 2, method: 'stream_records' } },
+      { abort_transfer: { shard_id: 3, from_peer_id: 1, to_peer_id: 2 } },
+      { restart_transfer: { shard_id: 3, from_peer_id: 1, to_peer_id: 2, method: 'snapshot' } },
+      { drop_replica: { shard_id: 1, peer_id: 7 } },
+    ];
+    for (const body of bodies) {
+      spec.validateSchema('ClusterOperations', body);
+      const r = await call('POST', '/collections/c/cluster', body);
+      expect([r.status, r.body.result]).toEqual([200, true]);
+    }
+    expect(service.clusterOperations).toEqual([
+      { kind: 'move_shard', shardId: 0, from: 11, to: 2 ** 52 + 1, method: null },
+      { kind: 'replicate_shard', shardId: 3, from: 1, to: 2, method: 'stream_records' },
+      { kind: 'abort_transfer', shardId: 3, from: 1, to: 2 },
+      { kind: 'restart_transfer', shardId: 3, from: 1, to: 2, method: 'snapshot' },
+      { kind: 'drop_replica', shardId: 1, peer: 7 },
+    ]);
+    const bad: Array<[unknown, RegExp]> = [
+      [{}, /exactly one of/],
+      [{ move_shard: { shard_id: 0, from_peer_id: 1 } }, /missing field `to_peer_id`/],
+      [{ move_shard: { shard_id: -1, from_peer_id: 1, to_peer_id: 2 } }, /shard_id/],
+      [{ replicate_shard: { shard_id: 0, from_peer_id: 1, to_peer_id: 2, method: 'fast' } }, /unknown variant `fast`/],
+      [{ restart_transfer: { shard_id: 0, from_peer_id: 1, to_peer_id: 2 } }, /missing field `method`/],
+      [{ teleport: {} }, /unknown variant `teleport`/],
+      [{ start_resharding: { direction: 'up' } }, /not supported/],
+    ];
+    for (const [body, message] of bad) {
+      const r = await call('POST', '/collections/c/cluster', body);
+      expect(r.status).toBe(400);
+      expect(r.body.status.error).toMatch(message);
+    }
+    expect(service.clusterOperations).toHaveLength(5);
+    expect((await call('POST', '/collections/nope/cluster', bodies[0])).status).toBe(404);
+  });
+});
+
 describe('point routes', () => {
   it('keeps ids above 2^53 distinct and writes them back exactly', async () => {
     const { call } = await withCollection();
