@@ -95,6 +95,12 @@ interface Found {
   readonly offsets: ArrayLike<number>;
 }
 
+/** Ids a search of a sealed space may return (bit per index id) and how many they are. */
+interface AllowedIds {
+  readonly bits: Uint8Array;
+  readonly count: number;
+}
+
 /** What the planner chose for one search over a sealed space, and from what. */
 export interface SearchExplanation extends SearchChoice {
   /** The filter's cardinality as the planner saw it (min = max once counted); null: no filter. */
@@ -577,22 +583,14 @@ export class Segment implements SegmentContract {
    */
   private searchDense(space: DenseSpace, query: Float32Array, k: number, params: SearchParams): Found {
     if (space.size === 0) return { keys: [], offsets: [] };
-    const { choice, candidates } = this.planDense(space, params);
-    let allowed: Uint8Array | null = null;
-    if (candidates !== null) {
-      if (candidates.length === 0) return { keys: [], offsets: [] };
-      allowed = new Uint8Array((space.index.count + 7) >>> 3);
-      for (const offset of candidates) {
-        const id = space.idOf[offset] as number;
-        allowed[id >>> 3] = (allowed[id >>> 3] as number) | (1 << (id & 7));
-      }
-    }
+    const { choice, allowed } = this.planDense(space, params);
+    if (allowed !== null && allowed.count === 0) return { keys: [], offsets: [] };
     const exact = choice.path === 'exact';
     const options: DenseSearchOptions = {
       k,
       ef: params.hnswEf ?? space.indexParams.efConstruct,
       exact,
-      allowed,
+      allowed: allowed === null ? null : allowed.bits,
       deleted: space.deletedBits(),
       // An exact search scores the float32 rows: quantized codes would make it approximate.
       quantization: exact ? EXACT_QUANTIZATION : (params.quantization ?? null),
@@ -619,10 +617,11 @@ export class Segment implements SegmentContract {
 
   /**
    * The planner's choice for a sealed space, from the filter's estimated cardinality (counted
-   * exactly when the estimate straddles the threshold), and the candidates (live offsets with
-   * the vector that pass the filter and are not excluded) when there is a filter or exclusion.
+   * exactly when the estimate straddles the threshold), and the ids the search may return as a
+   * bitset (live points with the vector that pass the filter and are not excluded) with their
+   * count, when there is a filter or an exclusion.
    */
-  private planDense(space: DenseSpace, params: SearchParams): { choice: SearchChoice; cardinality: Cardinality | null; candidates: Uint32Array | null } {
+  private planDense(space: DenseSpace, params: SearchParams): { choice: SearchChoice; cardinality: Cardinality | null; allowed: AllowedIds | null } {
     const filter = params.filter;
     const plan = this.plan(filter);
     let cardinality = filter === null ? null : this.filterCardinality(filter, plan);
@@ -634,15 +633,43 @@ export class Segment implements SegmentContract {
       dim: space.dim,
       fullScanThresholdKb: params.fullScanThresholdKb ?? FULL_SCAN_THRESHOLD_KB_DEFAULT,
     };
-    const filtered = filter !== null || params.excludeIds.length > 0;
-    const candidates = filtered ? this.searchCandidatesOf(space, plan, params.excludeIds) : null;
+    const allowed = this.allowedIds(space, plan, params.excludeIds);
     let choice = chooseSearchPath({ ...input, filterCardinality: cardinality });
     if (choice === 'count') {
-      cardinality = exactly((candidates as Uint32Array).length);
+      assert(allowed !== null, 'only a filter is counted');
+      cardinality = exactly(allowed.count);
       choice = chooseSearchPath({ ...input, filterCardinality: cardinality });
       assert(choice !== 'count', 'a counted filter decides the path');
     }
-    return { choice, cardinality, candidates };
+    return { choice, cardinality, allowed };
+  }
+
+  /**
+   * The index ids a search may return, as a bitset, and how many; null: every id. When the
+   * payload indexes answer the whole filter, their (live) offsets map straight to ids in one
+   * pass over typed arrays; otherwise each candidate is checked.
+   */
+  private allowedIds(space: DenseSpace, plan: Plan, excludeIds: readonly PointId[]): AllowedIds | null {
+    const bits = new Uint8Array((space.index.count + 7) >>> 3);
+    const idOf = space.idOf;
+    let count = 0;
+    if (plan.residual === null && excludeIds.length === 0) {
+      if (plan.candidates === null) return null;
+      const offsets = plan.candidates;
+      for (let i = 0; i < offsets.length; i++) {
+        const id = idOf[offsets[i] as number] as number;
+        if (id < 0) continue;
+        bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
+        count++;
+      }
+      return { bits, count };
+    }
+    for (const offset of this.searchCandidatesOf(space, plan, excludeIds)) {
+      const id = idOf[offset] as number;
+      bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
+      count++;
+    }
+    return { bits, count };
   }
 
   /**
