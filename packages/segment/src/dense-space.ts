@@ -6,6 +6,13 @@
 import { assert } from '@shoal/common';
 import type { Distance, VectorParams } from '@shoal/common';
 import type { DenseIndex, DenseIndexParams, DenseMetric } from './dense/contract.js';
+import { ALLOWED_CACHE_FILTERS } from './limits.js';
+
+/** Ids a search may return (bit per index id) and how many they are. */
+export interface AllowedIds {
+  readonly bits: Uint8Array;
+  readonly count: number;
+}
 
 /** How an index scores a distance: Cosine rows are unit length, so it is a dot product. */
 export function denseMetric(distance: Distance): DenseMetric {
@@ -24,6 +31,8 @@ export class DenseSpace {
   private readonly deleted: Uint8Array;
   private liveCount: number;
   private subsets: ReadonlySet<string> | null = null;
+  /** Allowed ids of recent filters, least recently used first (Map order). */
+  private readonly allowedCache = new Map<string, AllowedIds>();
 
   /**
    * `idOf[offset]` is the index id of the point at `offset` (-1: the point has no such vector);
@@ -105,6 +114,25 @@ export class DenseSpace {
   /** The tombstones as a bitset over ids; read-only for callers (searches pass it to the index). */
   deletedBits(): Uint8Array {
     return this.deleted;
+  }
+
+  /**
+   * The allowed ids of a filter named by `key`, made once and kept for the next searches with the
+   * same filter (ALLOWED_CACHE_FILTERS of them). The filter's points must not change while the
+   * key names them: in a sealed segment only deletes happen, and the deleted bitset excludes
+   * those anyway. Callers must not modify the bits.
+   */
+  cachedAllowed(key: string, make: () => AllowedIds): AllowedIds {
+    const hit = this.allowedCache.get(key);
+    if (hit !== undefined) {
+      this.allowedCache.delete(key);
+      this.allowedCache.set(key, hit);
+      return hit;
+    }
+    const made = make();
+    this.allowedCache.set(key, made);
+    if (this.allowedCache.size > ALLOWED_CACHE_FILTERS) this.allowedCache.delete(this.allowedCache.keys().next().value as string);
+    return made;
   }
 
   /** The same points over another index of the same rows (a graph built later); tombstones carry over. */

@@ -96,4 +96,19 @@ describe.runIf(wasmSimdSupported())('filtered search in a sealed segment', () =>
     const half = (q: number): Filter => must({ kind: 'range', key: 'n', range: { ...NO_BOUNDS, gte: q % 50 } });
     expect(recall(linked, half, forced)).toBeGreaterThanOrEqual(0.95);
   });
+
+  it('reuses the allowed ids of a repeated filter, and still leaves out points deleted since', () => {
+    const segment = sealedSegment(16, 100);
+    // About 80% of the points: enough for its allowed ids to be kept for the next searches.
+    const many = must({ kind: 'range', key: 'n', range: { ...NO_BOUNDS, lt: 80 } });
+    const ids = (over: Partial<SearchParams>): PointId[] => segment.search(params(many, 7, { ...forced, ...over })).map((p) => p.id);
+    const first = ids({});
+    expect(ids({})).toEqual(first);
+    expect(ids({ exact: true })).toEqual(first);
+    segment.apply({ kind: 'delete_points', selector: { kind: 'ids', ids: first.slice(0, 3) } });
+    const after = ids({});
+    for (const id of first.slice(0, 3)) expect(after).not.toContain(id);
+    expect(after).toEqual(ids({ exact: true }));
+    expect(after.slice(0, 7)).toEqual(first.slice(3));
+  });
 });

@@ -23,6 +23,7 @@
 import { ShoalError, assert, comparePointIds, pointKey, unreachable } from '@shoal/common';
 import type { DenseSearchOptions } from './dense/contract.js';
 import { DenseSpace } from './dense-space.js';
+import type { AllowedIds } from './dense-space.js';
 import type {
   FacetHit,
   Condition,
@@ -68,6 +69,7 @@ import type { Plan, PlanSources } from './plan.js';
 import { allOf, estimateFilter, exactly } from './cardinality.js';
 import type { Cardinality, CardinalitySources } from './cardinality.js';
 import type { DenseSubset } from './dense/contract.js';
+import { ALLOWED_CACHE_POINTS_MIN } from './limits.js';
 import { subsetKey, subsetsOfIndexes } from './payload-subsets.js';
 import { chooseSearchPath } from './search-plan.js';
 import type { SearchChoice } from './search-plan.js';
@@ -93,12 +95,6 @@ export type SegmentSpace = VectorStore | DenseSpace;
 interface Found {
   readonly keys: ArrayLike<number>;
   readonly offsets: ArrayLike<number>;
-}
-
-/** Ids a search of a sealed space may return (bit per index id) and how many they are. */
-interface AllowedIds {
-  readonly bits: Uint8Array;
-  readonly count: number;
 }
 
 /** What the planner chose for one search over a sealed space, and from what. */
@@ -633,7 +629,7 @@ export class Segment implements SegmentContract {
       dim: space.dim,
       fullScanThresholdKb: params.fullScanThresholdKb ?? FULL_SCAN_THRESHOLD_KB_DEFAULT,
     };
-    const allowed = this.allowedIds(space, plan, params.excludeIds);
+    const allowed = filter === null && params.excludeIds.length === 0 ? null : this.allowedIds(space, filter, plan, params.excludeIds);
     let choice = chooseSearchPath({ ...input, filterCardinality: cardinality });
     if (choice === 'count') {
       assert(allowed !== null, 'only a filter is counted');
@@ -647,23 +643,19 @@ export class Segment implements SegmentContract {
   /**
    * The index ids a search may return, as a bitset, and how many; null: every id. When the
    * payload indexes answer the whole filter, their (live) offsets map straight to ids in one
-   * pass over typed arrays; otherwise each candidate is checked.
+   * pass over typed arrays, kept by the space for the next searches with that filter when they
+   * are many; otherwise each candidate is checked.
    */
-  private allowedIds(space: DenseSpace, plan: Plan, excludeIds: readonly PointId[]): AllowedIds | null {
+  private allowedIds(space: DenseSpace, filter: Filter | null, plan: Plan, excludeIds: readonly PointId[]): AllowedIds | null {
+    if (plan.residual === null && excludeIds.length === 0) {
+      const offsets = plan.candidates;
+      if (offsets === null || filter === null) return null;
+      if (offsets.length < ALLOWED_CACHE_POINTS_MIN) return idBitsOf(space, offsets);
+      return space.cachedAllowed(`${this.used}:${filterKey(filter)}`, () => idBitsOf(space, offsets));
+    }
     const bits = new Uint8Array((space.index.count + 7) >>> 3);
     const idOf = space.idOf;
     let count = 0;
-    if (plan.residual === null && excludeIds.length === 0) {
-      if (plan.candidates === null) return null;
-      const offsets = plan.candidates;
-      for (let i = 0; i < offsets.length; i++) {
-        const id = idOf[offsets[i] as number] as number;
-        if (id < 0) continue;
-        bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
-        count++;
-      }
-      return { bits, count };
-    }
     for (const offset of this.searchCandidatesOf(space, plan, excludeIds)) {
       const id = idOf[offset] as number;
       bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
@@ -976,6 +968,25 @@ function selectPayload(payload: Payload, withPayload: WithPayload): Payload | nu
     default:
       return unreachable(withPayload, 'unknown with_payload');
   }
+}
+
+/** The index ids of live offsets (ascending) as a bitset, skipping points without the vector. */
+function idBitsOf(space: DenseSpace, offsets: Uint32Array): AllowedIds {
+  const bits = new Uint8Array((space.index.count + 7) >>> 3);
+  const idOf = space.idOf;
+  let count = 0;
+  for (let i = 0; i < offsets.length; i++) {
+    const id = idOf[offsets[i] as number] as number;
+    if (id < 0) continue;
+    bits[id >>> 3] = (bits[id >>> 3] as number) | (1 << (id & 7));
+    count++;
+  }
+  return { bits, count };
+}
+
+/** A filter as a string naming it exactly (bigints tagged, so no string value reads the same). */
+function filterKey(filter: Filter): string {
+  return JSON.stringify(filter, (_key, value: unknown) => (typeof value === 'bigint' ? { bigint: value.toString() } : value));
 }
 
 /** Facet order: larger counts first, then by value (booleans, integers, strings). */
