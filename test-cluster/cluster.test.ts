@@ -137,10 +137,30 @@ describe('a three-node cluster of real processes', () => {
     expect(sorted[sorted.length - 1]!).toBeLessThan(5_000);
   }, 80_000);
 
-  it('removes the leader through DELETE /cluster/peer; the other two go on', async () => {
+  it('removes the leader through DELETE /cluster/peer once its replicas moved away; the other two go on', async () => {
     const leader = await settled(3);
     const id = (await clusterStatus(leader)).peer_id;
     const other = live().find((n) => n !== leader)!;
+    const otherId = (await clusterStatus(other)).peer_id;
+    // Refused while it holds replicas; its shards move to another node first.
+        let moved = 0;
+    for (const name of created) {
+      const info = (await request(other, 'GET', `/collections/${name}/cluster`)).body as { result: { peer_id: number; local_shards: { shard_id: number }[]; remote_shards: { shard_id: number; peer_id: number }[] } };
+      for (const s of info.result.remote_shards.filter((r) => r.peer_id === id)) {
+        if (moved === 0) {
+          const refused = await request(other, 'DELETE', `/cluster/peer/${id}`);
+          validateResponse('DELETE', `/cluster/peer/${id}`, refused.status, refused.body);
+          expect(refused.status).toBe(400);
+        }
+        const m = await request(other, 'POST', `/collections/${name}/cluster`, { move_shard: { shard_id: s.shard_id, from_peer_id: id, to_peer_id: otherId } });
+        expect(m.status, JSON.stringify(m.body)).toBe(200);
+        await waitFor(`${name} moved`, async () => {
+          const now = (await request(other, 'GET', `/collections/${name}/cluster`)).body as { result: { local_shards: { shard_id: number; state: string }[]; shard_transfers: unknown[] } };
+          return now.result.shard_transfers.length === 0 && now.result.local_shards.some((l) => l.shard_id === s.shard_id && l.state === 'Active') ? true : undefined;
+        });
+        moved += 1;
+      }
+    }
     const r = await request(other, 'DELETE', `/cluster/peer/${id}`);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     validateResponse('DELETE', `/cluster/peer/${id}`, 200, r.body);

@@ -39,7 +39,7 @@ export function clusterNodes(p2pPort: number): ClusterNode[] {
   });
 }
 
-export async function startNode(node: ClusterNode, p2pPort: number): Promise<void> {
+export async function startNode(node: ClusterNode, p2pPort: number, env: Record<string, string> = {}): Promise<void> {
   const process = await startServer({
     storage: node.storage,
     args: node.args,
@@ -48,6 +48,7 @@ export async function startNode(node: ClusterNode, p2pPort: number): Promise<voi
       QDRANT__SERVICE__HOST: node.host,
       QDRANT__CLUSTER__P2P__PORT: String(p2pPort),
       QDRANT__LOG_LEVEL: 'INFO',
+      ...env,
     },
   });
   node.process = process;
@@ -67,12 +68,12 @@ export async function stopAll(nodes: readonly ClusterNode[]): Promise<void> {
   }
 }
 
-export async function request(node: ClusterNode, method: string, path: string, body?: unknown): Promise<JsonResponse> {
+export async function request(node: ClusterNode, method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<JsonResponse> {
   const response = await fetch(`${node.url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   let parsed: unknown = text;
@@ -113,4 +114,27 @@ export async function waitFor<T>(what: string, test: () => Promise<T | undefined
 export function percentile(sorted: readonly number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] ?? NaN;
+}
+
+/** GET /collections/{c}/cluster's result, as the spec shapes it. */
+export interface CollectionCluster {
+  readonly peer_id: number;
+  readonly shard_count: number;
+  readonly local_shards: readonly { readonly shard_id: number; readonly points_count: number; readonly state: string }[];
+  readonly remote_shards: readonly { readonly shard_id: number; readonly peer_id: number; readonly state: string }[];
+  readonly shard_transfers: readonly { readonly shard_id: number; readonly from: number; readonly to: number; readonly sync: boolean; readonly method?: string; readonly comment?: string | null }[];
+}
+
+export async function collectionCluster(node: ClusterNode, name: string): Promise<CollectionCluster> {
+  const r = await request(node, 'GET', `/collections/${name}/cluster`);
+  if (r.status !== 200) throw new Error(`GET /collections/${name}/cluster: ${r.status} ${JSON.stringify(r.body)}`);
+  return (r.body as { result: CollectionCluster }).result;
+}
+
+/** Every replica of the collection as [shard, peer, state], from one node's view. */
+export function replicasOf(info: CollectionCluster): Array<[number, number, string]> {
+  return [
+    ...info.local_shards.map((s): [number, number, string] => [s.shard_id, info.peer_id, s.state]),
+    ...info.remote_shards.map((s): [number, number, string] => [s.shard_id, s.peer_id, s.state]),
+  ].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }

@@ -7,7 +7,7 @@
 // asks each transfer's source how it goes and aborts one whose source stays silent, does not
 // run it, or makes no progress; removing a peer or a replica aborts its transfers in the same
 // metadata entry.
-import { ShoalError } from '@shoal/common';
+import { ShoalError, type PointOperation } from '@shoal/common';
 import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer } from '@shoal/meta';
 import type { ShardRequest } from '@shoal/consensus';
 import type { TransferTiming } from './limits.js';
@@ -18,6 +18,8 @@ import * as wire from './wire.js';
 /** The receiving end of one transfer: applies its messages once each, in order. */
 class TargetSession {
   private lastSeq = 0;
+  /** The source run this target takes messages from: the first it heard from. */
+  private run: number | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private failed: string | null = null;
 
@@ -26,9 +28,12 @@ class TargetSession {
     private readonly host: TransferHost,
   ) {}
 
-  apply(firstSeq: number, ops: readonly import('@shoal/common').PointOperation[]): Promise<number> {
+  apply(sourceRun: number, firstSeq: number, ops: readonly PointOperation[]): Promise<number> {
     const run = async (): Promise<number> => {
       if (this.failed !== null) throw new ShoalError('conflict', `Conflict: this transfer failed on its target: ${this.failed}`);
+      // Another run of the same transfer (its source restarted): what this target holds came from the earlier one.
+      if (this.run !== null && this.run !== sourceRun) throw new ShoalError('conflict', 'Conflict: the transfer restarted on its source; its target must start over');
+      this.run = sourceRun;
       if (firstSeq > this.lastSeq + 1) throw new ShoalError('conflict', `Conflict: transfer message ${firstSeq} arrived, ${this.lastSeq + 1} was expected`);
       const fresh = ops.slice(this.lastSeq + 1 - firstSeq);
       const { collection, incarnation, transfer } = this.key;
@@ -54,6 +59,14 @@ class TargetSession {
     return result;
   }
 }
+
+/**
+ * Pause before looking for replicas to recover after start-up or after a transfer to this node
+ * ended, ms: long enough for the entry that ended it to be applied everywhere, short against the
+ * recovery tick, so the Dead replicas of a restarted node recover one after the other without
+ * waiting a tick each.
+ */
+const RECOVERY_KICK_MS = 50;
 
 interface Watched {
   readonly sinceMs: number;
@@ -103,6 +116,12 @@ export class TransferManager {
     this.recoveryTimer.unref();
     this.watchdogTimer.unref();
     this.reconcile(state);
+    this.kickRecovery();
+  }
+
+  /** Looks for replicas to recover soon, not at the next tick: at start, and when a transfer to this node ended. */
+  private kickRecovery(): void {
+    setTimeout(() => void this.recoveryTick(), RECOVERY_KICK_MS).unref();
   }
 
   close(): void {
@@ -136,7 +155,14 @@ export class TransferManager {
       source.cancel();
       this.sources.delete(id);
     }
-    for (const id of [...this.targets.keys()]) if (!live.has(id)) this.targets.delete(id);
+    let received = false;
+    for (const id of [...this.targets.keys()]) {
+      if (live.has(id)) continue;
+      this.targets.delete(id);
+      received = true;
+    }
+    // The next Dead replica here may start recovering (one incoming transfer per peer at a time).
+    if (received) this.kickRecovery();
     for (const id of [...this.inherited]) if (!live.has(id)) this.inherited.delete(id);
   }
 
@@ -154,7 +180,7 @@ export class TransferManager {
     if (session === undefined) {
       throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${call.transferId} of shard ${address.shardId} of \`${address.collection}\``);
     }
-    const lastSeq = await session.apply(call.firstSeq, call.ops);
+    const lastSeq = await session.apply(call.run, call.firstSeq, call.ops);
     return wire.encodeNumber(lastSeq);
   }
 
@@ -221,14 +247,21 @@ export class TransferManager {
 
   // ----- recovery of this node's Dead replicas
 
-  /** Proposes one recovery transfer per Dead replica of this node whose shard has a live Active replica. */
+  /**
+   * Proposes a recovery transfer for the first Dead replica of this node whose shard has a live
+   * Active replica (one at a time: a peer receives one transfer at once); the next one starts
+   * when this one ended (kickRecovery) or at a later tick.
+   */
   private async recoveryTick(): Promise<void> {
     if (this.recovering || this.closed) return;
     this.recovering = true;
     try {
-      for (const candidate of this.recoveryCandidates(this.host.state())) {
-        if (this.closed) return;
-        await this.recover(candidate);
+      const tried = new Set<string>();
+      for (;;) {
+        const next = this.recoveryCandidates(this.host.state()).find((c) => !tried.has(`${c.collection}/${c.shard}`));
+        if (next === undefined || this.closed) return;
+        tried.add(`${next.collection}/${next.shard}`);
+        if (await this.recover(next)) return;
       }
     } catch (error) {
       this.host.log('warn', 'looking for replicas to recover failed', { err: String(error) });
@@ -278,7 +311,8 @@ export class TransferManager {
     return out;
   }
 
-  private async recover(c: { collection: string; incarnation: number; shard: number; sources: number[] }): Promise<void> {
+  /** true once a recovery of the replica started. */
+  private async recover(c: { collection: string; incarnation: number; shard: number; sources: number[] }): Promise<boolean> {
     const id = `${c.collection}@${c.incarnation}/${c.shard}`;
     for (const from of c.sources) {
       if (!(await this.host.peerAlive(from, this.options.timing.callTimeoutMs / 10))) continue;
@@ -288,14 +322,17 @@ export class TransferManager {
         if (outcome.ok) {
           this.host.log('info', 'recovering a Dead replica', { collection: c.collection, shard: c.shard, from });
           this.pauseRecovery(id, false);
-          return;
+          return true;
         }
+        // Refused: another transfer got there first (the limits are checked when the entry applies).
+        if (this.recoveryCandidates(this.host.state()).length === 0) return false;
       } catch (error) {
         this.host.log('warn', 'proposing a recovery failed', { collection: c.collection, shard: c.shard, err: String(error) });
       }
       break;
     }
     this.pauseRecovery(id, true);
+    return false;
   }
 
   /** After a recovery started the shard waits a little (it may fail at once); after a failure, twice as long as last time. */

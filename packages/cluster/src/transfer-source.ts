@@ -71,6 +71,8 @@ export class TransferSource {
   private copiedBatches = 0;
   private readonly startedMs = performance.now();
   private finishing = false;
+  /** Names this run to the target (see TransferBatchCall.run). */
+  private readonly run32 = Math.floor(Math.random() * 2 ** 32);
 
   constructor(
     private readonly key: TransferKey,
@@ -207,7 +209,7 @@ export class TransferSource {
 
   private async send(firstSeq: number, ops: readonly EncodedOp[]): Promise<void> {
     const { collection, incarnation, transfer } = this.key;
-    const body = wire.encodeTransferBatch({ transferId: transfer.startedIndex, firstSeq, records: ops.map((o) => o.bytes) });
+    const body = wire.encodeTransferBatch({ transferId: transfer.startedIndex, run: this.run32, firstSeq, records: ops.map((o) => o.bytes) });
     const request = {
       clusterId: '', collection, incarnation, shardId: transfer.shard, fromPeer: this.host.peerId, body, clockTag: null, metaIndex: this.host.state().appliedIndex,
     };

@@ -167,7 +167,13 @@ export function decodeInfo(bytes: Uint8Array): ReplicaInfo {
 export interface TransferBatchCall {
   /** The transfer's id (the index of the entry that started it). */
   readonly transferId: number;
-  /** The number of the first message (1 for the first of a transfer). */
+  /**
+   * Which run of the transfer on its source sends this (random per run): a source that restarts
+   * and runs the same transfer again is refused by a target that heard from the earlier run, so
+   * numbering never starts over into a half-filled target.
+   */
+  readonly run: number;
+  /** The number of the first message (1 for the first of a run). */
   readonly firstSeq: number;
   /** Each message: an operation in the shard WAL's record format. */
   readonly records: readonly Uint8Array[];
@@ -175,7 +181,7 @@ export interface TransferBatchCall {
 
 /** u32 LE header length, the header JSON, then each message as a u32 LE length and its record. */
 export function encodeTransferBatch(call: TransferBatchCall): Uint8Array {
-  const header = utf8.encode(JSON.stringify({ transferId: call.transferId, firstSeq: call.firstSeq, count: call.records.length }));
+  const header = utf8.encode(JSON.stringify({ transferId: call.transferId, run: call.run, firstSeq: call.firstSeq, count: call.records.length }));
   const size = 4 + header.length + call.records.reduce((n, r) => n + 4 + r.length, 0);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -190,20 +196,20 @@ export function encodeTransferBatch(call: TransferBatchCall): Uint8Array {
   return out;
 }
 
-export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: number; readonly firstSeq: number; readonly ops: PointOperation[] } {
+export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: number; readonly run: number; readonly firstSeq: number; readonly ops: PointOperation[] } {
   const malformed = (): ShoalError => new ShoalError('bad_request', 'malformed transfer batch');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) throw malformed();
   const length = view.getUint32(0, true);
   if (4 + length > bytes.length) throw malformed();
-  let header: { transferId?: unknown; firstSeq?: unknown; count?: unknown };
+  let header: { transferId?: unknown; run?: unknown; firstSeq?: unknown; count?: unknown };
   try {
     header = JSON.parse(utf8Decode.decode(bytes.subarray(4, 4 + length))) as typeof header;
   } catch {
     throw malformed();
   }
-  const { transferId, firstSeq, count } = header;
-  if (!isCount(transferId) || !isCount(firstSeq) || firstSeq < 1 || !isCount(count)) throw malformed();
+  const { transferId, run, firstSeq, count } = header;
+  if (!isCount(transferId) || !isCount(run) || !isCount(firstSeq) || firstSeq < 1 || !isCount(count)) throw malformed();
   const ops: PointOperation[] = [];
   let at = 4 + length;
   for (let i = 0; i < count; i++) {
@@ -214,7 +220,7 @@ export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: n
     at += 4 + size;
   }
   if (at !== bytes.length) throw malformed();
-  return { transferId, firstSeq, ops };
+  return { transferId, run, firstSeq, ops };
 }
 
 function isCount(value: unknown): value is number {
