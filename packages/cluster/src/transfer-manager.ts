@@ -94,6 +94,8 @@ export class TransferManager {
   private readonly inherited = new Set<string>();
   private readonly watched = new Map<string, Watched>();
   private readonly recoveryPauses = new Map<string, RecoveryPause>();
+  /** Dead replicas here whose Active copies were all unreachable at the last try ("collection@incarnation/shard"). */
+  private readonly sourceless = new Set<string>();
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
   private watchdogTimer: ReturnType<typeof setInterval> | undefined;
   private recovering = false;
@@ -276,13 +278,18 @@ export class TransferManager {
     void this.recoveryTick();
   }
 
-  /** Whether this node holds a Dead or Partial replica (readiness waits for their recovery). */
+  /**
+   * This node's Dead or Partial replicas that an Active replica elsewhere can recover (a Dead one
+   * whose Active copies were all unreachable at the last try does not count): readiness waits
+   * for them.
+   */
   pendingRecoveries(state: MetaState): number {
     let n = 0;
     for (const meta of state.collections.values()) {
       for (const shard of meta.shards.values()) {
         const own = shard.replicas.find((r) => r.peer === this.host.peerId);
         if (own === undefined || (own.state !== 'Dead' && own.state !== 'Partial')) continue;
+        if (own.state === 'Dead' && this.sourceless.has(`${meta.name}@${meta.createdIndex}/${shard.id}`)) continue;
         if (shard.replicas.some((r) => r.peer !== this.host.peerId && r.state === 'Active')) n += 1;
       }
     }
@@ -314,8 +321,12 @@ export class TransferManager {
   /** true once a recovery of the replica started. */
   private async recover(c: { collection: string; incarnation: number; shard: number; sources: number[] }): Promise<boolean> {
     const id = `${c.collection}@${c.incarnation}/${c.shard}`;
-    for (const from of c.sources) {
-      if (!(await this.host.peerAlive(from, this.options.timing.callTimeoutMs / 10))) continue;
+    const alive: number[] = [];
+    for (const from of c.sources) if (await this.host.peerAlive(from, this.options.timing.callTimeoutMs / 10)) alive.push(from);
+    // Readiness does not wait for a replica nobody reachable can recover.
+    if (alive.length === 0) this.sourceless.add(id);
+    else this.sourceless.delete(id);
+    for (const from of alive) {
       const op: MetaOperation = { kind: 'start_transfer', collection: c.collection, incarnation: c.incarnation, shard: c.shard, from, to: this.host.peerId, sync: true, method: 'stream_records' };
       try {
         const outcome = await this.host.propose(op);

@@ -142,7 +142,7 @@ function checkAgainst(replica: Map<PointKey, Record_>, w: ReturnType<typeof writ
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()];
-  const transferTiming = { batchPoints: 64, watchdogTickMs: 500, recoveryTickMs: 200, recoveryPauseMsMin: 200 };
+  const transferTiming = { batchPoints: 64, watchdogTickMs: 300, sourceSilentMsMax: 1_500, recoveryTickMs: 200, recoveryPauseMsMin: 200 };
   members.push(await startMember(101, ports[0]!, { transferTiming, beforeTransferBatch: beforeBatch }));
   const bootstrapUri = members[0]!.uri;
   members.push(
@@ -218,17 +218,23 @@ describe('shard transfers (stream_records)', () => {
     const held = await gate.held;
     const victim = held[5]!;
     const updated = held[6]!;
+    // A point no batch has copied yet: the forwarded write finds nothing there, its batch brings it as it is then.
+    const notYetCopied = seeded[seeded.length - 1]!;
+    expect(held).not.toContain(notYetCopied);
     // Through the third node: the source applies both at once and queues them behind the held batch.
     const del = other.node.updatePoints('gated', [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: [victim] } }, shardKey: null }], WRITE);
     const set = other.node.updatePoints('gated', [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [updated] }, payload: { late: true }, key: null }, shardKey: null }], WRITE);
+    const later = other.node.updatePoints('gated', [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [notYetCopied] }, payload: { later: 1 }, key: null }, shardKey: null }], WRITE);
     await waitUntil('the source applied the delete', async () => (await replicaPoints(byId(from), 'gated')).get(pointKey(victim)) === undefined);
     gate.release();
     await del;
     await set;
+    await later;
     await waitUntil('moved', () => members.every((m) => shardOf(m, 'gated').replicas.every((r) => r.peer === to && r.state === 'Active')), 30_000);
     const target = await replicaPoints(byId(to), 'gated');
     expect(target.has(pointKey(victim))).toBe(false);
     expect(target.get(pointKey(updated))?.payload).toMatchObject({ late: true });
+    expect(target.get(pointKey(notYetCopied))?.payload).toEqual({ id: notYetCopied, seed: 1, later: 1 });
     expect(target.size).toBe(seeded.length - 1);
   }, 60_000);
 
@@ -268,5 +274,31 @@ describe('shard transfers (stream_records)', () => {
     sameRecords(await replicaPoints(byId(shard.replicas[0]!.peer), 'recover'), recovered);
     expect(recovered.size).toBe(800 + 50 - 20);
     expect(recovered.has(pointKey(1))).toBe(false);
+  }, 60_000);
+
+  it('the leader aborts a transfer whose source went silent; the target keeps no replica', async () => {
+    const name = 'silent';
+    await create(name, 1, range(1, 400));
+    const leaderId = members[0]!.consensus.driver.status().leader;
+    const from = members.find((m) => m.id !== leaderId)!;
+    const to = members.find((m) => m.id !== from.id)!;
+    // Move the shard onto a node that is not the leader first, so that it can be stopped.
+    const at = shardOf(members[0]!, name).replicas[0]!.peer;
+    if (at !== from.id) {
+      await members[0]!.node.updateCollectionCluster(name, { kind: 'move_shard', shardId: 0, from: at, to: from.id, method: null }, {});
+      await waitUntil('placed', () => members.every((m) => shardOf(m, name).replicas.every((r) => r.peer === from.id && r.state === 'Active')), 30_000);
+    }
+    const gate = newGate();
+    gate.armed = { batch: 2 };
+    await to.node.updateCollectionCluster(name, { kind: 'move_shard', shardId: 0, from: from.id, to: to.id, method: null }, {});
+    await gate.held;
+    // The source stops answering (its Points and Raft go away with its consensus).
+    await from.consensus.close();
+    const others = members.filter((m) => m !== from);
+    await waitUntil('aborted by the leader', () => others.every((m) => m.node.metaState.collections.get(name)!.transfers.length === 0), 30_000);
+    for (const m of others) expect(shardOf(m, name).replicas).toEqual([expect.objectContaining({ peer: from.id, state: 'Active' })]);
+    gate.release();
+    await from.node.close();
+    members.splice(members.indexOf(from), 1);
   }, 60_000);
 });
