@@ -36,6 +36,11 @@ export interface RequestOptions {
   readonly consistency?: ReadConsistency;
   /** Reads: the shard keys to read from (custom sharding); default all. */
   readonly shardKey?: ShardKeySelector | null;
+  /**
+   * Metadata reads (`linearizable=true`, a Shoal extension): confirm with the Raft leader's commit
+   * (ReadIndex) and act on it before answering from this node's state. Ignored by a standalone node.
+   */
+  readonly linearizable?: boolean;
 }
 
 /** One point operation of a write request and the shard keys it names. */
@@ -164,6 +169,12 @@ export interface CreateShardKeyRequest {
 }
 
 export interface CollectionsService {
+  /**
+   * With `options.linearizable`, waits until this node has acted on the leader's commit index as
+   * confirmed by a quorum now (ReadIndex); 503 when that cannot complete before the deadline.
+   * Otherwise (and on a standalone node) returns at once. Absent: metadata reads are local only.
+   */
+  confirmMetadata?(options: RequestOptions): Promise<void>;
   listCollections(): string[];
   /** Catches up with the cluster's metadata before answering false. */
   collectionExists(name: string, options?: RequestOptions): Promise<boolean>;

@@ -633,6 +633,24 @@ export class LocalNode implements CollectionsService, ReplicaHost {
 
   // ----- collections ----------------------------------------------------------------------
 
+  /**
+   * `linearizable=true` on a metadata read: a ReadIndex (the leader confirms its leadership with a
+   * quorum and reports its commit index), then this node acts on everything up to that index, so
+   * the answer that follows from local state reflects every metadata change committed before the
+   * request arrived. Standalone, or not asked for: nothing to do.
+   */
+  async confirmMetadata(options: RequestOptions): Promise<void> {
+    const cluster = this.cluster;
+    if (options.linearizable !== true || cluster === null) return;
+    try {
+      await cluster.catchUp(this.deadline(options, this.timing.catchUpTimeoutMs));
+    } catch (error) {
+      if (!(error instanceof ShoalError)) throw error;
+      const why = error.message.replace(/^Service unavailable: /, '');
+      throw new ShoalError('unavailable', `Service unavailable: could not confirm the metadata with the cluster leader (${why})`);
+    }
+  }
+
   listCollections(): string[] {
     return [...this.metaState.collections.keys()];
   }

@@ -84,3 +84,13 @@ export function parseReadConsistency(raw: string): ReadConsistency {
   }
   throw new ShoalError('bad_request', `Query deserialize error: consistency: unknown variant \`${raw.slice(0, 32)}\`, expected an integer or one of \`majority\`, \`quorum\`, \`all\``);
 }
+
+/**
+ * The `linearizable` query parameter of metadata reads (a Shoal extension): `true` or `false`;
+ * absent or empty is false.
+ */
+export function parseLinearizable(raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ShoalError('bad_request', `Query deserialize error: linearizable: provided string \`${raw.slice(0, 32)}\` was not \`true\` or \`false\``);
+}

@@ -5,17 +5,32 @@ import {
 } from '@shoal/api';
 import type { CollectionsService } from '@shoal/cluster';
 import type { Hono } from 'hono';
-import { readJsonBody, requestOptions, respond, writeOptions, type RestOptions } from './http.js';
+import { metadataReadOptions, readJsonBody, requestOptions, respond, writeOptions, type RestOptions } from './http.js';
 
 export function registerCollectionAdminRoutes(app: Hono, service: CollectionsService, options: RestOptions): void {
   const { limits } = options;
 
-  app.get('/collections', (c) => respond(c, options, async () => collectionsListJson(service.listCollections())));
+  // Metadata reads answer from this node's state; `linearizable=true` (a Shoal extension) first
+  // confirms it with the cluster leader's commit.
+  app.get('/collections', (c) =>
+    respond(c, options, async () => {
+      await service.confirmMetadata?.(metadataReadOptions(c));
+      return collectionsListJson(service.listCollections());
+    }));
 
-  app.get('/collections/:name', (c) => respond(c, options, async () => collectionInfoJson(await service.collectionInfo(c.req.param('name'), requestOptions(c)))));
+  app.get('/collections/:name', (c) =>
+    respond(c, options, async () => {
+      const read = metadataReadOptions(c);
+      await service.confirmMetadata?.(read);
+      return collectionInfoJson(await service.collectionInfo(c.req.param('name'), read));
+    }));
 
   app.get('/collections/:name/exists', (c) =>
-    respond(c, options, async () => ({ exists: await service.collectionExists(c.req.param('name'), requestOptions(c)) })));
+    respond(c, options, async () => {
+      const read = metadataReadOptions(c);
+      await service.confirmMetadata?.(read);
+      return { exists: await service.collectionExists(c.req.param('name'), read) };
+    }));
 
   app.put('/collections/:name', (c) =>
     respond(c, options, async () => {
@@ -46,7 +61,11 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
     }),
   );
 
-  app.get('/aliases', (c) => respond(c, options, async () => aliasesJson(service.listAliases(null))));
+  app.get('/aliases', (c) =>
+    respond(c, options, async () => {
+      await service.confirmMetadata?.(metadataReadOptions(c));
+      return aliasesJson(service.listAliases(null));
+    }));
 
   app.get('/collections/:name/cluster', (c) =>
     respond(c, options, async () => collectionClusterInfoJson(await service.collectionClusterInfo(c.req.param('name'), requestOptions(c)))),
@@ -74,8 +93,10 @@ export function registerCollectionAdminRoutes(app: Hono, service: CollectionsSer
 
   app.get('/collections/:name/aliases', (c) =>
     respond(c, options, async () => {
+      const read = metadataReadOptions(c);
+      await service.confirmMetadata?.(read);
       // A collection this node does not know yet: catch up with the cluster before the 404.
-      await service.collectionExists(c.req.param('name'), requestOptions(c));
+      await service.collectionExists(c.req.param('name'), read);
       return aliasesJson(service.listAliases(c.req.param('name')));
     }),
   );

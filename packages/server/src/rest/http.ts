@@ -1,6 +1,6 @@
 // Request plumbing shared by the REST routes: bounded body reading, query parameters, and
 // Qdrant's envelopes written with the lossless stringifier.
-import { errorEnvelope, httpErrorOf, okEnvelope, parseJson, parseReadConsistency, stringifyJson } from '@shoal/api';
+import { errorEnvelope, httpErrorOf, okEnvelope, parseJson, parseLinearizable, parseReadConsistency, stringifyJson } from '@shoal/api';
 import { ShoalError, type Limits } from '@shoal/common';
 import type { RequestOptions, ShardKeySelector, WriteOptions, WriteOrdering } from '@shoal/cluster';
 import type { Context } from 'hono';
@@ -102,6 +102,11 @@ export function requestOptions(c: Context, shardKey: ShardKeySelector | null = n
   const seconds = Number(raw);
   if (seconds < 1) throw new ShoalError('validation', 'Validation error in query params: [timeout: value 0 invalid, must be 1 or larger]');
   return { signal, deadlineMs: performance.now() + seconds * 1000, shardKey, ...consistency };
+}
+
+/** A metadata read's options: requestOptions and `linearizable` (true / false, absent false). */
+export function metadataReadOptions(c: Context): RequestOptions {
+  return { ...requestOptions(c), linearizable: parseLinearizable(c.req.query('linearizable')) };
 }
 
 const ORDERINGS: readonly WriteOrdering[] = ['weak', 'medium', 'strong'];
