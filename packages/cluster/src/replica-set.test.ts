@@ -3,10 +3,10 @@ import { ShoalError, type PointOperation, type Record_ } from '@shoal/common';
 import type { ReplicaMeta, ReplicaState, ShardMeta } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
 import { resolveById, resolveCount } from './merge.js';
-import { ReplicaSet, type DeadMarkOutcome, type FailedReplica, type ReplicaSetHost, type WritePolicy } from './replica-set.js';
+import { isRefusal, ReplicaSet, type DeadMarkOutcome, type FailedReplica, type ReplicaSetHost, type WritePolicy } from './replica-set.js';
 import { ReplicaUnreachable, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
-type Behaviour = 'ok' | 'unreachable' | 'refuse' | 'hang';
+type Behaviour = 'ok' | 'unreachable' | 'refuse' | 'overloaded' | 'too_large' | 'storage' | 'hang';
 
 /** A replica that records what it was sent and answers as told. */
 class FakeReplica implements Partial<ShardReplica> {
@@ -23,6 +23,9 @@ class FakeReplica implements Partial<ShardReplica> {
   private answer<T>(value: T, ctx: CallContext): Promise<T> {
     if (this.behaviour === 'unreachable') return Promise.reject(new ReplicaUnreachable(this.peer, false, `peer ${this.peer} is down`));
     if (this.behaviour === 'refuse') return Promise.reject(new ShoalError('bad_request', 'Bad request: no'));
+    if (this.behaviour === 'overloaded') return Promise.reject(new ShoalError('overloaded', `WAL of peer ${this.peer}: too many writes waiting`));
+    if (this.behaviour === 'too_large') return Promise.reject(new ShoalError('too_large', 'WAL record too large'));
+    if (this.behaviour === 'storage') return Promise.reject(new ShoalError('storage', 'disk failed'));
     if (this.behaviour === 'hang') {
       return new Promise((_resolve, reject) => setTimeout(() => reject(new ReplicaUnreachable(this.peer, true, 'timeout')), Math.max(0, ctx.deadlineMs - performance.now())));
     }
@@ -130,6 +133,64 @@ describe('ReplicaSet writes', () => {
     expect(f.marks).toEqual([]);
     await new Promise((resolve) => setTimeout(resolve, 80));
     expect(f.marks.flat().map((r) => r.peer)).toEqual([2]);
+  });
+
+  it('a write every replica refuses (bad input, too large, overloaded) returns the refusal and marks nobody Dead', async () => {
+    for (const refusal of ['refuse', 'too_large', 'overloaded'] as const) {
+      const f = fixture(['Active', 'Active', 'Active']);
+      for (const r of f.replicas.values()) r.behaviour = refusal;
+      let caught: unknown;
+      await f.set.write(OP, policy(2), ctx()).catch((error: unknown) => (caught = error));
+      expect(caught, refusal).toBeInstanceOf(ShoalError);
+      expect((caught as ShoalError).kind).toBe(refusal === 'refuse' ? 'bad_request' : refusal);
+      expect(f.marks, refusal).toEqual([]);
+    }
+  });
+
+  it('a refusal is the answer over an unreachable replica when no replica applied the write; nobody is marked', async () => {
+    for (const wait of [true, false]) {
+      const f = fixture(['Active', 'Active', 'Active']);
+      f.replicas.get(1)!.behaviour = 'unreachable';
+      f.replicas.get(2)!.behaviour = 'overloaded';
+      f.replicas.get(3)!.behaviour = 'unreachable';
+      let caught: unknown;
+      await f.set.write(OP, policy(1, { wait }), ctx()).catch((error: unknown) => (caught = error));
+      expect((caught as ShoalError).kind, `wait=${wait}`).toBe('overloaded');
+      expect(f.marks).toEqual([]);
+    }
+  });
+
+  it('a replica that refused a write other replicas applied is marked Dead, so it recovers instead of staying behind', async () => {
+    const f = fixture(['Active', 'Active', 'Active']);
+    f.replicas.get(3)!.behaviour = 'overloaded';
+    expect(await f.set.write(OP, policy(2), ctx())).toEqual({ ok: true });
+    expect(f.marks.flat().map((r) => r.peer)).toEqual([3]);
+    // Failures other than refusals mark Dead as before.
+    const g = fixture(['Active', 'Active', 'Active']);
+    g.replicas.get(2)!.behaviour = 'storage';
+    expect(await g.set.write(OP, policy(2), ctx())).toEqual({ ok: true });
+    expect(g.marks.flat().map((r) => r.peer)).toEqual([2]);
+  });
+
+  it('wait=false whose local replica refused waits for the others: a write they applied marks the local replica Dead', async () => {
+    const f = fixture(['Active', 'Active']);
+    f.replicas.get(1)!.behaviour = 'overloaded';
+    expect(await f.set.write(OP, policy(1, { wait: false }), ctx())).toEqual({ ok: true });
+    expect(f.replicas.get(2)!.writes).toHaveLength(1);
+    expect(f.marks.flat().map((r) => r.peer)).toEqual([1]);
+    // Nobody took it: the local refusal is the answer.
+    const g = fixture(['Active', 'Active']);
+    g.replicas.get(1)!.behaviour = 'overloaded';
+    g.replicas.get(2)!.behaviour = 'overloaded';
+    expect(await failure(() => g.set.write(OP, policy(1, { wait: false }), ctx()))).toMatch(/too many writes waiting/);
+    expect(g.marks).toEqual([]);
+  });
+
+  it('classifies refusals and failures', () => {
+    for (const kind of ['bad_request', 'validation', 'conflict', 'too_large', 'overloaded', 'unsupported'] as const) expect(isRefusal(new ShoalError(kind, 'x')), kind).toBe(true);
+    for (const kind of ['not_found', 'timeout', 'unavailable', 'storage'] as const) expect(isRefusal(new ShoalError(kind, 'x')), kind).toBe(false);
+    expect(isRefusal(new ReplicaUnreachable(2, true, 'timeout'))).toBe(false);
+    expect(isRefusal(new Error('defect'))).toBe(false);
   });
 
   it('strong ordering goes through the first replica; medium through the first Active one that answers', async () => {

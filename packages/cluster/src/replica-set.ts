@@ -177,7 +177,9 @@ export class ReplicaSet {
     const local = targets.findIndex((r) => this.host.isLocal(r.peer) && countsForWrites(r.state));
     if (!policy.wait && local >= 0) {
       const own = await calls[local]!;
-      if (!own.ok) throw own.error;
+      // The local replica did not take it, but others may have: judge the write as with wait=true
+      // (so a replica that lacks what others applied is marked Dead, not left diverged).
+      if (!own.ok) return this.complete(calls, required, ctx);
       void this.complete(calls, required, ctx).catch((error: unknown) => {
         // Another replica was decided on an old view: the write goes again to the current one.
         if (error instanceof StaleView) return this.fanOut(op, { ...policy, wait: true }, ctx).catch((e: unknown) => this.host.backgroundFailure(e));
@@ -192,6 +194,13 @@ export class ReplicaSet {
    * Waits for every replica, marks the failed ones Dead, then judges the write. A round in which
    * a replica refused the write as decided on an old view is judged by nothing: it is sent again
    * (the replicas that applied it apply it again, which changes nothing).
+   *
+   * A replica is marked Dead only when it may lack a write another replica applied. A definite
+   * refusal (see isRefusal: bad input, too large, overloaded …) means the replica did not apply
+   * it; when no replica applied it, every replica is as it was, nobody is marked and the refusal
+   * is the answer (a 4xx, or 503 for overloaded), not a failure of the replicas. When other
+   * replicas did apply it, the refusing one is now behind them and is marked Dead like a failed
+   * one, so it converges by recovery instead of staying diverged.
    */
   private async complete(calls: readonly Promise<Outcome<ApplyResult>>[], required: number, ctx: CallContext): Promise<ApplyResult> {
     const outcomes = await Promise.all(calls);
@@ -201,7 +210,10 @@ export class ReplicaSet {
     const failed = outcomes.filter((o): o is Extract<Outcome<ApplyResult>, { ok: false }> => !o.ok);
     // Nobody took it: nothing diverged that we know of (a replica that timed out may have
     // applied it; its outcome is unknown, like the write's).
-    if (acked.length === 0) throw failed[0]?.error ?? new ShoalError('unavailable', `Service unavailable: no replica of shard ${this.shardId} takes writes`);
+    if (acked.length === 0) {
+      const refusal = failed.find((f) => isRefusal(f.error));
+      throw (refusal ?? failed[0])?.error ?? new ShoalError('unavailable', `Service unavailable: no replica of shard ${this.shardId} takes writes`);
+    }
     if (failed.length > 0) {
       const marked = await this.host.markDead(failed.map((f) => ({ peer: f.replica.peer, replica: f.replica })), ctx.deadlineMs);
       if (marked !== 'done') {
@@ -314,6 +326,30 @@ function readPlan(consistency: ReadConsistency, total: number): ReadPlan {
       return { answers: total, parallel: total, threshold: total };
     case 'quorum':
       return { answers: majority, parallel: total, threshold: majority };
+  }
+}
+
+/**
+ * A replica's definite refusal of a write: it answered, and it did not apply the write (its
+ * checks or its WAL's admission refused it). Anything else (no answer, a timeout, unavailable,
+ * a storage failure, an unexpected error) leaves the replica's state unknown: a failure.
+ * not_found is a failure too: a replica asked for a shard it does not hold is not serving it.
+ */
+export function isRefusal(error: unknown): boolean {
+  if (!(error instanceof ShoalError) || error instanceof ReplicaUnreachable || error instanceof StaleView) return false;
+  switch (error.kind) {
+    case 'bad_request':
+    case 'validation':
+    case 'conflict':
+    case 'too_large':
+    case 'overloaded':
+    case 'unsupported':
+      return true;
+    case 'not_found':
+    case 'timeout':
+    case 'unavailable':
+    case 'storage':
+      return false;
   }
 }
 
