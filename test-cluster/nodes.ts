@@ -39,10 +39,17 @@ export function clusterNodes(p2pPort: number): ClusterNode[] {
   });
 }
 
-export async function startNode(node: ClusterNode, p2pPort: number, env: Record<string, string> = {}): Promise<void> {
+/** The user a node process runs as (see netns.ts: each user has its own source address). */
+export interface NodeUser {
+  readonly uid: number;
+  readonly gid: number;
+}
+
+export async function startNode(node: ClusterNode, p2pPort: number, env: Record<string, string> = {}, user?: NodeUser): Promise<void> {
   const process = await startServer({
     storage: node.storage,
     args: node.args,
+    ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
     env: {
       QDRANT__CLUSTER__ENABLED: 'true',
       QDRANT__SERVICE__HOST: node.host,

@@ -35,6 +35,9 @@ export interface StartOptions {
   readonly storage?: string;
   readonly env?: Record<string, string>;
   readonly args?: readonly string[];
+  /** Run the process as this user and group (the caller must be root; the storage must be theirs). */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export async function startServer(options: StartOptions = {}): Promise<ServerProcess> {
@@ -50,6 +53,8 @@ export async function startServer(options: StartOptions = {}): Promise<ServerPro
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
