@@ -1,6 +1,6 @@
 // Internal results into Qdrant's response JSON (the `result` part of the envelope).
-import { DEFAULT_VECTOR_NAME, type FacetHit, type NamedVectors, type PayloadIndexParams, type PointId, type Record_, type ScoredPoint, type VectorParams } from '@shoal/common';
-import type { CollectionClusterInfo, CollectionInfo, ScrollResult } from '@shoal/cluster';
+import { DEFAULT_VECTOR_NAME, type FacetHit, type NamedVectors, type PayloadIndexParams, type PointId, type VectorParams } from '@shoal/common';
+import type { CollectionClusterInfo, CollectionInfo, PointRecord, ScoredPointRecord, ScrollResult } from '@shoal/cluster';
 import type { CollectionConfig } from '@shoal/meta';
 
 type Json = unknown;
@@ -28,22 +28,26 @@ export function vectorsJson(vectors: NamedVectors | null, unnamed: boolean): Jso
   return out;
 }
 
-export function recordJson(r: Record_, unnamed: boolean): JsonMap {
+/** Record; `shard_key` only for a point of a custom-sharded collection (the key of the shard that answered it). */
+export function recordJson(r: PointRecord, unnamed: boolean): JsonMap {
   const json: JsonMap = { id: r.id, payload: r.payload, vector: vectorsJson(r.vectors, unnamed) };
+  if (r.shardKey !== undefined) json['shard_key'] = r.shardKey;
   if (r.orderValue !== undefined) json['order_value'] = r.orderValue;
   return json;
 }
 
 /** ScoredPoint; `version` is required by the spec; this node does not track point versions yet. */
-export function scoredPointJson(p: ScoredPoint, unnamed: boolean): JsonMap {
-  return { id: p.id, version: 0, score: p.score, payload: p.payload, vector: vectorsJson(p.vectors, unnamed) };
+export function scoredPointJson(p: ScoredPointRecord, unnamed: boolean): JsonMap {
+  const json: JsonMap = { id: p.id, version: 0, score: p.score, payload: p.payload, vector: vectorsJson(p.vectors, unnamed) };
+  if (p.shardKey !== undefined) json['shard_key'] = p.shardKey;
+  return json;
 }
 
 export function scrollJson(r: ScrollResult, unnamed: boolean): { points: JsonMap[]; next_page_offset: PointId | null } {
   return { points: r.points.map((p) => recordJson(p, unnamed)), next_page_offset: r.nextPageOffset };
 }
 
-export function queryJson(points: readonly ScoredPoint[], unnamed: boolean): { points: JsonMap[] } {
+export function queryJson(points: readonly ScoredPointRecord[], unnamed: boolean): { points: JsonMap[] } {
   return { points: points.map((p) => scoredPointJson(p, unnamed)) };
 }
 

@@ -226,6 +226,31 @@ function splitSelector(selector: PointsSelector, group: RouteGroup): Map<number,
   return parts;
 }
 
+/**
+ * The shard key of each shard of `groups`, by shard id; empty under auto sharding (its one group
+ * has no key), so nothing gets tagged.
+ */
+export function shardKeysById(groups: readonly RouteGroup[]): Map<number, ShardKey> {
+  const out = new Map<number, ShardKey>();
+  for (const group of groups) {
+    if (group.key === null) continue;
+    for (const id of group.shardIds) out.set(id, group.key);
+  }
+  return out;
+}
+
+/**
+ * Tags each point of a shard's answer with the shard's key (custom sharding), so a point keeps
+ * the key of the shard that produced it through the merge. `shardIds[i]` answered `lists[i]`.
+ */
+export function tagShardKeys<T extends Record_>(lists: readonly (readonly T[])[], shardIds: readonly number[], keys: ReadonlyMap<number, ShardKey>): (readonly (T & { readonly shardKey?: ShardKey })[])[] {
+  if (keys.size === 0) return [...lists];
+  return lists.map((list, i) => {
+    const key = keys.get(shardIds[i]!);
+    return key === undefined ? list : list.map((point) => ({ ...point, shardKey: key }));
+  });
+}
+
 /** Best first: higher scores for similarities, lower for distances. */
 export function scoreOrder(distance: Distance): (a: ScoredPoint, b: ScoredPoint) => number {
   const ascending = distance === 'Euclid' || distance === 'Manhattan';
@@ -234,7 +259,11 @@ export function scoreOrder(distance: Distance): (a: ScoredPoint, b: ScoredPoint)
     : (a, b) => b.score - a.score || comparePointIds(a.id, b.id);
 }
 
-/** Merge per-shard top-k lists into the global page [offset, offset + limit), each point once. */
+/**
+ * Merge per-shard top-k lists into the global page [offset, offset + limit), each point once.
+ * An id held under several shard keys keeps its best-scoring copy; among equal scores the copy of
+ * the earliest list (the sort is stable), i.e. the first shard key in the request's order.
+ */
 export function mergeTopK(
   lists: readonly (readonly ScoredPoint[])[],
   distance: Distance,
@@ -253,10 +282,14 @@ export function mergeTopK(
   return merged.slice(offset, offset + limit);
 }
 
-/** Records from several shards in the order of the requested ids, each once. */
-export function orderRecords(ids: readonly PointId[], records: readonly Record_[]): Record_[] {
-  const byKey = new Map(records.map((r) => [pointKey(r.id), r]));
-  const out: Record_[] = [];
+/**
+ * Records from several shards in the order of the requested ids, each once: of an id found under
+ * several shard keys, the copy that comes first in `records` (the first shard key in the request's order).
+ */
+export function orderRecords<T extends Record_>(ids: readonly PointId[], records: readonly T[]): T[] {
+  const byKey = new Map<number | string, T>();
+  for (const r of records) if (!byKey.has(pointKey(r.id))) byKey.set(pointKey(r.id), r);
+  const out: T[] = [];
   const seen = new Set<number | string>();
   for (const id of ids) {
     const key = pointKey(id);

@@ -105,8 +105,22 @@ export interface ScrollRequest {
   readonly orderBy: OrderBy | null;
 }
 
+/**
+ * A point as a read returns it. In a custom-sharded collection `shardKey` is the key of the shard
+ * that answered it; when the same id is held under several keys the answer has one copy (see
+ * the merge rules in collection.ts and merge.ts) with that copy's key. Absent under auto sharding.
+ */
+export interface PointRecord extends Record_ {
+  readonly shardKey?: ShardKey;
+}
+
+/** A scored point as a search returns it, with `shardKey` as in PointRecord. */
+export interface ScoredPointRecord extends ScoredPoint {
+  readonly shardKey?: ShardKey;
+}
+
 export interface ScrollResult {
-  readonly points: readonly Record_[];
+  readonly points: readonly PointRecord[];
   /** Always null when ordered by a payload key (Qdrant's rule). */
   readonly nextPageOffset: PointId | null;
 }
@@ -208,8 +222,8 @@ export interface CollectionsService {
   /** Point writes. Several operations in one call are applied in order (for /points/batch). */
   updatePoints(collection: string, writes: readonly PointWrite[], options: WriteOptions): Promise<UpdateResult>;
 
-  retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]>;
-  search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPoint[]>;
+  retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<PointRecord[]>;
+  search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPointRecord[]>;
   scroll(collection: string, request: ScrollRequest, options: RequestOptions): Promise<ScrollResult>;
   count(collection: string, filter: Filter | null, exact: boolean, options: RequestOptions): Promise<number>;
   facet(collection: string, key: string, filter: Filter | null, limit: number, exact: boolean, options: RequestOptions): Promise<FacetHit[]>;

@@ -42,7 +42,7 @@ import {
   type TransferMethod,
 } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
-import { Collection, mergeTopK, orderRecords, type RouteGroup } from './collection.js';
+import { Collection, mergeTopK, orderRecords, shardKeysById, tagShardKeys, type RouteGroup } from './collection.js';
 import type {
   ClusterOperation,
   CollectionClusterInfo,
@@ -50,8 +50,10 @@ import type {
   CollectionsService,
   CreateShardKeyRequest,
   PayloadFieldInfo,
+  PointRecord,
   PointWrite,
   RequestOptions,
+  ScoredPointRecord,
   ScrollRequest,
   ScrollResult,
   SearchRequest,
@@ -889,23 +891,24 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     return Promise.all(shardIds.map((id) => target.set(id).read(consistency, ctx, call, combine)));
   }
 
-  async retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]> {
+  async retrieve(collection: string, ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<PointRecord[]> {
     const target = await this.resolve(collection, options);
     if (Array.isArray(withVector)) for (const name of withVector) target.distanceOf(name);
     return orderRecords(ids, await this.fetch(target, this.readGroups(target, options), ids, withPayload, withVector, options));
   }
 
-  private async fetch(target: Collection, groups: readonly RouteGroup[], ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<Record_[]> {
+  /** The records of `ids` from the shards of `groups`, in group order (custom sharding: tagged with their shard's key). */
+  private async fetch(target: Collection, groups: readonly RouteGroup[], ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, options: RequestOptions): Promise<PointRecord[]> {
     const ctx = this.context(options, this.timing.readTimeoutMs);
     const consistency = options.consistency ?? DEFAULT_READ_CONSISTENCY;
     const byShard = [...target.shardsForIds(groups, ids)];
     const lists = await Promise.all(byShard.map(([shard, part]) =>
       target.set(shard).read(consistency, ctx, (r, c) => r.retrieve(part, withPayload, withVector, c), resolveById),
     ));
-    return lists.flat();
+    return tagShardKeys(lists, byShard.map(([shard]) => shard), shardKeysById(groups)).flat();
   }
 
-  async search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPoint[]> {
+  async search(collection: string, request: SearchRequest, options: RequestOptions): Promise<ScoredPointRecord[]> {
     const target = await this.resolve(collection, options);
     const distance = target.distanceOf(request.vectorName);
     const groups = this.readGroups(target, options);
@@ -934,7 +937,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       quantization: request.quantization ?? null,
     };
     const lists = await this.readShards(target, groups, options, (r, ctx) => r.search(params, ctx), resolveById);
-    return mergeTopK(lists, distance, request.offset, request.limit);
+    return mergeTopK(tagShardKeys(lists, shardIdsOf(groups), shardKeysById(groups)), distance, request.offset, request.limit);
   }
 
   /** The vector of a stored point, for a query by id. */
@@ -955,11 +958,13 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       const orderBy = request.orderBy;
       const params = { filter, orderBy, limit, withPayload, withVector };
       const lists = await this.readShards(target, groups, options, (r, ctx) => r.scrollOrdered(params, ctx), resolveById);
-      return { points: mergeOrdered(lists, orderBy.direction, limit), nextPageOffset: null };
+      return { points: mergeOrdered(tagShardKeys(lists, shardIdsOf(groups), shardKeysById(groups)), orderBy.direction, limit), nextPageOffset: null };
     }
     const params = { filter, offset: request.offset, limit, withPayload, withVector };
     const pages = await this.readShards(target, groups, options, (r, ctx) => r.scroll(params, ctx), resolveScrollPages);
-    return mergeScroll(pages, limit);
+    const keys = shardKeysById(groups);
+    const tagged = tagShardKeys(pages.map((p) => p.points), shardIdsOf(groups), keys);
+    return mergeScroll(pages.map((page, i) => ({ ...page, points: tagged[i]! })), limit);
   }
 
   async count(collection: string, filter: Filter | null, _exact: boolean, options: RequestOptions): Promise<number> {
@@ -1086,6 +1091,11 @@ class MissingReplica implements ShardReplica {
 function checkTransferMethod(method: TransferMethod): TransferMethod {
   if (method === 'stream_records') return method;
   throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node yet; use stream_records`);
+}
+
+/** The shards of `groups` in the order readShards asks them. */
+function shardIdsOf(groups: readonly RouteGroup[]): number[] {
+  return groups.flatMap((g) => g.shardIds);
 }
 
 function formatId(id: PointId): string {
