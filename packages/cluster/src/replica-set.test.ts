@@ -193,16 +193,17 @@ describe('ReplicaSet writes', () => {
     expect(isRefusal(new Error('defect'))).toBe(false);
   });
 
-  it('strong ordering goes through the first replica; medium through the first Active one that answers', async () => {
-    const f = fixture(['Active', 'Active', 'Active'], 3);
+  it('strong ordering goes through the replica on the highest peer id; medium through the highest Active one that answers', async () => {
+    const f = fixture(['Active', 'Active', 'Active'], 1);
     await f.set.write(OP, policy(1, { ordering: 'strong' }), ctx());
-    expect(f.replicas.get(1)!.writes).toEqual([{ op: OP, lead: 'strong' }]);
-    f.replicas.get(1)!.behaviour = 'unreachable';
+    expect(f.replicas.get(3)!.writes).toEqual([{ op: OP, lead: 'strong' }]);
+    expect(f.replicas.get(2)!.writes).toEqual([]);
+    f.replicas.get(3)!.behaviour = 'unreachable';
     expect(await failure(() => f.set.write(OP, policy(1, { ordering: 'strong' }), ctx()))).toMatch(/is down/);
     await f.set.write(OP, policy(1, { ordering: 'medium' }), ctx());
     expect(f.replicas.get(2)!.writes).toEqual([{ op: OP, lead: 'medium' }]);
-    // Led here: this node applies it and fans out (to all replicas, itself included).
-    const g = fixture(['Active', 'Active'], 1);
+    // Led here: this node holds the highest peer id, applies it and fans out (itself included).
+    const g = fixture(['Active', 'Active'], 2);
     await g.set.write(OP, policy(2, { ordering: 'strong' }), ctx());
     expect([1, 2].map((p) => g.replicas.get(p)!.writes.map((w) => w.lead))).toEqual([[null], [null]]);
   });

@@ -115,7 +115,10 @@ export class ReplicaSet {
   async write(op: PointOperation, policy: WritePolicy, ctx: CallContext): Promise<ApplyResult> {
     if (policy.ordering === 'weak') return this.fanOut(op, policy, ctx);
     const shard = this.current();
-    const candidates = policy.ordering === 'strong' ? shard.replicas.slice(0, 1) : shard.replicas.filter((r) => countsForWrites(r.state));
+    // The shard's leading replica is the one on the highest peer id (Qdrant's rule): strong waits
+    // for it; medium falls back to the next Active replica down that order.
+    const byPeer = [...shard.replicas].sort((a, b) => b.peer - a.peer);
+    const candidates = policy.ordering === 'strong' ? byPeer.slice(0, 1) : byPeer.filter((r) => countsForWrites(r.state));
     let lastError: unknown = new ShoalError('unavailable', `Service unavailable: shard ${this.shardId} has no Active replica to lead the write`);
     for (const leader of candidates) {
       if (!countsForWrites(leader.state)) {
