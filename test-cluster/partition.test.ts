@@ -126,11 +126,15 @@ describe('partitions in a private network namespace', () => {
       expect(o.countMismatches, 'replica point counts equal the points read from it').toEqual([]);
       expect(data.unread).toEqual([]);
       expect(data.acknowledged).toBeGreaterThan(0);
-      expect(data.lost).toEqual([]);
-      expect(data.resurrected).toEqual([]);
-      expect(data.phantom).toEqual([]);
-      expect(data.corrupted).toEqual([]);
-      expect(data.diverged).toEqual([]);
+      // Counts and the first few of each kind, not thousands of lines.
+      const problems = (list: readonly unknown[]): { count: number; first: unknown[] } => ({ count: list.length, first: list.slice(0, 5) });
+      expect({
+        lost: problems(data.lost),
+        resurrected: problems(data.resurrected),
+        phantom: problems(data.phantom),
+        corrupted: problems(data.corrupted),
+        diverged: problems(data.diverged),
+      }).toEqual({ lost: problems([]), resurrected: problems([]), phantom: problems([]), corrupted: problems([]), diverged: problems([]) });
       expect(meta.linearizableReads).toBeGreaterThan(0);
       for (const [alias, verdict] of Object.entries(meta.registers)) expect(verdict, `alias ${alias}`).toMatchObject({ ok: true });
       expect(meta.impossibleReads).toEqual([]);
