@@ -81,9 +81,9 @@ describe('UpdateGate', () => {
 describe('transfer call bodies', () => {
   it('carry the transfer id, the first number and the operations exactly; refuse malformed ones', () => {
     const ops: PointOperation[] = [del(1), { kind: 'upsert', points: [{ id: 2n ** 63n, vectors: new Map([['', Float32Array.from([0.5])]]), payload: { a: 1 } }] }];
-    const back = wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 2 ** 40, run: 9, firstSeq: 7, records: ops.map(encodeOperation) }));
+    const back = wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 2 ** 40, run: 9, firstSeq: 7, records: ops.map((op) => encodeOperation(op)) }));
     expect(back).toEqual({ transferId: 2 ** 40, run: 9, firstSeq: 7, ops });
-    const bytes = wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: ops.map(encodeOperation) });
+    const bytes = wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: ops.map((op) => encodeOperation(op)) });
     expect(() => wire.decodeTransferBatch(bytes.subarray(0, bytes.length - 1))).toThrow(/malformed transfer batch/);
     expect(() => wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 0, records: [] }))).toThrow(/malformed/);
   });

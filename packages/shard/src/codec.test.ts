@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import type { PointOperation } from '@shoal/common';
-import { decodeOperation, encodeOperation } from './codec.js';
+import { decodeOperation, decodeRecord, encodeOperation } from './codec.js';
 
 const big = 2n ** 63n + 5n;
 const filter = {
@@ -48,5 +48,41 @@ describe('operation codec', () => {
     expect(bytes.length).toBeLessThan(4000 + 200);
     const back = decodeOperation(bytes);
     expect(back.kind === 'upsert' && back.points[0]?.vectors.get('')).toEqual(vector);
+  });
+});
+
+describe('operation codec, clock tags (format 2)', () => {
+  const tag = { peer: 2 ** 40 + 7, epoch: 3, clock: 12, tick: 2 ** 33 + 1 };
+
+  it('round-trips a tag with every operation kind; an untagged record has none', () => {
+    for (const op of ops) {
+      expect(decodeRecord(encodeOperation(op, tag))).toEqual({ op, tag });
+      expect(decodeRecord(encodeOperation(op))).toEqual({ op, tag: null });
+      expect(decodeOperation(encodeOperation(op, tag))).toEqual(op);
+    }
+  });
+
+  it('still decodes a format 1 record (written before tags existed)', () => {
+    // Built by hand in format 1's layout: version 1, flags 0, header length, JSON, pad, no vectors.
+    const json = new TextEncoder().encode('{"kind":"delete_points","selector":{"kind":"ids","ids":[1,2]}}');
+    const headerEnd = (8 + json.length + 3) & ~3;
+    const bytes = new Uint8Array(headerEnd + 4);
+    bytes[0] = 1;
+    new DataView(bytes.buffer).setUint32(4, json.length, true);
+    bytes.set(json, 8);
+    expect(decodeRecord(bytes)).toEqual({ op: { kind: 'delete_points', selector: { kind: 'ids', ids: [1, 2] } }, tag: null });
+    // Flag bit 1 means nothing in format 1: no tag block is read.
+    bytes[1] = 2;
+    expect(decodeRecord(bytes).tag).toBeNull();
+  });
+
+  it('refuses an unknown format and a tag field beyond 2^53', () => {
+    const bytes = encodeOperation(ops[1] as PointOperation, tag);
+    const future = bytes.slice();
+    future[0] = 3;
+    expect(() => decodeRecord(future)).toThrow(/unknown format 3/);
+    const huge = bytes.slice();
+    new DataView(huge.buffer).setUint32(36, 0x0020_0000, true); // tick's high word: 2^53
+    expect(() => decodeRecord(huge)).toThrow(/2\^53/);
   });
 });

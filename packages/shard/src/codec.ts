@@ -11,18 +11,43 @@ import {
   type Payload,
 } from '@shoal/common';
 
-// A point operation as one WAL record:
-//   [0]      format version (1)
-//   [1]      flags: bit 0 = the header holds bigint literals (needs the lossless parser)
+// A point operation as one WAL record (format 2; format 1 records still decode):
+//   [0]      format version (2)
+//   [1]      flags: bit 0 = the header holds bigint literals (needs the lossless parser);
+//            bit 1 = a clock tag follows (format 2 only)
 //   [2, 4)   reserved, 0
 //   [4, 8)   header length H (u32 LE)
-//   [8, 8+H) header: the operation as lossless JSON, each vector replaced by its index
+//   [8, 40)  the clock tag, when flagged: peer, epoch, clock, tick (u64 LE each: low u32, high u32)
+//   then the header: the operation as lossless JSON, each vector replaced by its index
 //   pad to a multiple of 4
 //   u32 vector count, then per vector: u32 dimension, dimension float32 LE
+// Format 1 is the same without the tag block (and no flag bit 1).
 // Vectors travel as raw float32 bytes: exact, compact, and no number formatting per value.
 
-const VERSION = 1;
+const VERSION = 2;
+const VERSION_1 = 1;
 const FLAG_BIGINT = 1;
+const FLAG_TAG = 2;
+const TAG_BYTES = 32;
+const U32 = 0x1_0000_0000;
+
+/**
+ * Who issued a write and where it stands in that issuer's sequence: the coordinating peer, its
+ * boot epoch (a counter bumped at every start), the clock it leased and that clock's tick.
+ * Ticks of one (peer, epoch, clock) are issued 1, 2, 3, … one write at a time.
+ */
+export interface ClockTag {
+  readonly peer: number;
+  readonly epoch: number;
+  readonly clock: number;
+  readonly tick: number;
+}
+
+/** A decoded WAL record: the operation and its clock tag (null for untagged writes and format 1). */
+export interface DecodedRecord {
+  readonly op: PointOperation;
+  readonly tag: ClockTag | null;
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 assert(LITTLE_ENDIAN, 'the WAL codec writes Float32Array memory as little-endian bytes');
 
@@ -60,19 +85,28 @@ function opToWire(op: PointOperation, table: Float32Array[]): unknown {
   }
 }
 
-export function encodeOperation(op: PointOperation): Uint8Array {
+/** The record of `op`, tagged with `tag` when given. */
+export function encodeOperation(op: PointOperation, tag: ClockTag | null = null): Uint8Array {
   const table: Float32Array[] = [];
   const json = encodeJson(opToWire(op, table));
   const header = encoder.encode(json.text);
-  const headerEnd = align4(8 + header.length);
+  const headerStart = tag === null ? 8 : 8 + TAG_BYTES;
+  const headerEnd = align4(headerStart + header.length);
   let size = headerEnd + 4;
   for (const vector of table) size += 4 + vector.byteLength;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
   out[0] = VERSION;
-  out[1] = json.hasBigint ? FLAG_BIGINT : 0;
+  out[1] = (json.hasBigint ? FLAG_BIGINT : 0) | (tag === null ? 0 : FLAG_TAG);
   view.setUint32(4, header.length, true);
-  out.set(header, 8);
+  if (tag !== null) {
+    checkTag(tag);
+    setU64(view, 8, tag.peer);
+    setU64(view, 16, tag.epoch);
+    setU64(view, 24, tag.clock);
+    setU64(view, 32, tag.tick);
+  }
+  out.set(header, headerStart);
   view.setUint32(headerEnd, table.length, true);
   let at = headerEnd + 4;
   for (const vector of table) {
@@ -90,16 +124,46 @@ function corrupt(reason: string): ShoalError {
   return new ShoalError('storage', `undecodable WAL operation: ${reason}`);
 }
 
+function setU64(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value % U32, true);
+  view.setUint32(at + 4, Math.floor(value / U32), true);
+}
+
+function getU64(view: DataView, at: number): number {
+  const value = view.getUint32(at, true) + view.getUint32(at + 4, true) * U32;
+  if (!Number.isSafeInteger(value)) throw corrupt('clock tag field beyond 2^53');
+  return value;
+}
+
+function checkTag(tag: ClockTag): void {
+  for (const value of [tag.peer, tag.epoch, tag.clock, tag.tick]) {
+    assert(Number.isSafeInteger(value) && value >= 0, `clock tag field ${value} is not an integer in [0, 2^53)`);
+  }
+}
+
+/** The operation of a record (format 1 or 2), without its tag. */
 export function decodeOperation(bytes: Uint8Array): PointOperation {
-  if (bytes.length < 12 || bytes[0] !== VERSION) throw corrupt(`unknown format ${bytes[0] ?? 'none'}`);
+  return decodeRecord(bytes).op;
+}
+
+/** The operation and clock tag of a record (format 1 or 2). */
+export function decodeRecord(bytes: Uint8Array): DecodedRecord {
+  const version = bytes[0];
+  if (bytes.length < 12 || (version !== VERSION && version !== VERSION_1)) throw corrupt(`unknown format ${version ?? 'none'}`);
+  const flags = bytes[1] as number;
+  const tagged = version === VERSION && (flags & FLAG_TAG) !== 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getUint32(4, true);
-  const headerEnd = align4(8 + headerLength);
+  const headerStart = tagged ? 8 + TAG_BYTES : 8;
+  const headerEnd = align4(headerStart + headerLength);
   if (headerEnd + 4 > bytes.length) throw corrupt('header runs past the record');
-  const text = decoder.decode(bytes.subarray(8, 8 + headerLength));
-  const wire = decodeJson(text, { errorKind: 'storage', hasBigint: ((bytes[1] as number) & FLAG_BIGINT) !== 0 }) as { kind?: unknown };
+  const tag: ClockTag | null = tagged
+    ? { peer: getU64(view, 8), epoch: getU64(view, 16), clock: getU64(view, 24), tick: getU64(view, 32) }
+    : null;
+  const text = decoder.decode(bytes.subarray(headerStart, headerStart + headerLength));
+  const wire = decodeJson(text, { errorKind: 'storage', hasBigint: (flags & FLAG_BIGINT) !== 0 }) as { kind?: unknown };
   const table = readVectors(bytes, view, headerEnd);
-  return opFromWire(wire, table);
+  return { op: opFromWire(wire, table), tag };
 }
 
 function readVectors(bytes: Uint8Array, view: DataView, start: number): Float32Array[] {

@@ -1,6 +1,7 @@
 export { LocalShard, DEFAULT_FLUSH_POLICY, DEFAULT_WAL_KEEP_TAIL, FLUSH_INTERVAL_MS_MIN } from './shard.js';
 export type { FlushPolicy, LocalShardOptions, ShardLogEvent, ShardUpdateResult, ShardInfo } from './shard.js';
-export { encodeOperation, decodeOperation } from './codec.js';
+export { encodeOperation, decodeOperation, decodeRecord } from './codec.js';
+export type { ClockTag, DecodedRecord } from './codec.js';
 export { DEFAULT_VECTOR_INDEX, cpuCount, defaultMaxSegmentSizeKb, defaultOptimizerConfig, resolveMaxSegmentSizeKb } from './config.js';
 export type { OptimizerConfig, VectorIndexConfig } from './config.js';
 export { InlineExecutor, ManualExecutor } from './executor.js';
@@ -8,3 +9,6 @@ export type { JobExecutor, ManualJob } from './executor.js';
 export { REAL_SCHEDULER } from './optimizer.js';
 export type { OptimizerInfo, OptimizerScheduler, OptimizerStatus } from './optimizer.js';
 export { WorkerPool, sharedWorkerPool } from './worker-pool.js';
+export type { CaptureAttempt, ShardCapture } from './shard.js';
+export { ARCHIVE_VERSION, prepareShardArchive, restoreShardArchive } from './archive.js';
+export type { ArchiveFile, ShardArchive, ShardArchiveHeader, ShardArchiveIdentity } from './archive.js';
