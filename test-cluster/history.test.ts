@@ -126,6 +126,20 @@ describe('metadata histories', () => {
     expect(checkMeta(ops, ['x']).registers['x']).toMatchObject({ ok: false, reason: 'no linearization' });
   });
 
+  it("reads of one collection's aliases tell only whether each alias points to it", () => {
+    const ops = [
+      op({ kind: 'write', writes: { x: 'A' }, invokeMs: 0 }),
+      op({ kind: 'read', linearizable: true, of: 'A', observed: { x: 'A' }, invokeMs: 2 }),
+      op({ kind: 'read', linearizable: true, of: 'B', observed: {}, invokeMs: 4 }),
+      op({ kind: 'write', writes: { x: 'B' }, invokeMs: 6 }),
+      op({ kind: 'read', linearizable: true, of: 'A', observed: {}, invokeMs: 8 }),
+    ];
+    expect(checkMeta(ops, ['x']).registers['x']).toMatchObject({ ok: true, ops: 5 });
+    // After x -> B was acknowledged, B's aliases must list x.
+    const stale = [...ops, op({ kind: 'read', linearizable: true, of: 'B', observed: {}, invokeMs: 10 })];
+    expect(checkMeta(stale, ['x']).registers['x']).toMatchObject({ ok: false, reason: 'no linearization' });
+  });
+
   it('catches a stale linearizable read, and a local read of a value never written', () => {
     const ops = [
       op({ kind: 'write', writes: { x: 'A' }, invokeMs: 0 }),

@@ -189,6 +189,11 @@ export interface MetaOp {
   readonly alias?: string;
   /** Reads: whether the node first confirmed its state with the leader (ReadIndex). */
   readonly linearizable?: boolean;
+  /**
+   * Reads of one collection's aliases (GET /collections/{of}/aliases): `observed` lists only the
+   * aliases that point to `of`; an alias not listed points elsewhere or nowhere.
+   */
+  readonly of?: string;
   readonly node: number;
   readonly invokeMs: number;
   completeMs: number | null;
@@ -203,6 +208,8 @@ export interface RegisterOp {
   readonly kind: 'write' | 'read';
   /** Written or read value; null: absent. */
   readonly value: string | null;
+  /** A read that saw only that the value is not `value`. */
+  readonly not?: boolean;
   readonly invokeMs: number;
   /** Infinity: unknown outcome (may take effect at any time after invocation, or never). */
   readonly completeMs: number;
@@ -219,7 +226,9 @@ export function registerHistory(ops: readonly MetaOp[], alias: string): Register
     const outcome = op.outcome ?? 'unknown';
     if (op.kind === 'read') {
       if (op.linearizable !== true || outcome !== 'ok' || op.observed === undefined) return;
-      out.push({ kind: 'read', value: op.observed[alias] ?? null, invokeMs: op.invokeMs, completeMs: done, optional: false, source });
+      if (op.of === undefined) out.push({ kind: 'read', value: op.observed[alias] ?? null, invokeMs: op.invokeMs, completeMs: done, optional: false, source });
+      else if (op.observed[alias] === op.of) out.push({ kind: 'read', value: op.of, invokeMs: op.invokeMs, completeMs: done, optional: false, source });
+      else out.push({ kind: 'read', value: op.of, not: true, invokeMs: op.invokeMs, completeMs: done, optional: false, source });
       return;
     }
     const value = op.kind === 'write' ? op.writes?.[alias] : op.alias === alias ? null : undefined;
@@ -272,7 +281,7 @@ export function checkRegister(history: readonly RegisterOp[], initial: string | 
     }
     for (const i of candidates) {
       const op = ops[i]!;
-      if (op.kind === 'read' && op.value !== value) continue;
+      if (op.kind === 'read' && (op.not === true ? op.value === value : op.value !== value)) continue;
       if (op.kind === 'read' && op.optional) continue;
       done[i] = 1;
       const next = op.kind === 'write' ? op.value : value;
@@ -285,7 +294,7 @@ export function checkRegister(history: readonly RegisterOp[], initial: string | 
       const stuck = ops.map((o, i) => ({ o, i })).filter(({ o, i }) => done[i] === 0 && !o.optional && o.invokeMs <= horizon);
       best = `linearized ${linearizedRequired} of ${requiredCount} required ops with value ${JSON.stringify(value)}; none of these can go next: ${stuck
         .slice(0, 6)
-        .map(({ o }) => `${o.kind}(${JSON.stringify(o.value)}) [${o.invokeMs.toFixed(0)}, ${o.completeMs.toFixed(0)}] #${o.source}`)
+        .map(({ o }) => `${o.kind}(${o.not === true ? 'not ' : ''}${JSON.stringify(o.value)}) [${o.invokeMs.toFixed(0)}, ${o.completeMs.toFixed(0)}] #${o.source}`)
         .join('; ')}`;
     }
     return false;
@@ -319,7 +328,7 @@ export function checkMeta(ops: readonly MetaOp[], aliases: readonly string[], ma
     const done = op.completeMs ?? Infinity;
     for (const alias of aliases) {
       const value = op.observed[alias] ?? null;
-      if (value === null) continue;
+      if (value === null || (op.of !== undefined && value !== op.of)) continue;
       const written = ops.some((w) => w.kind === 'write' && w.outcome !== 'fail' && w.invokeMs <= done && w.writes?.[alias] === value);
       if (!written) impossibleReads.push(`#${i}: ${alias} = ${value}`);
     }

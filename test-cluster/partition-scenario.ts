@@ -373,9 +373,12 @@ async function main(): Promise<void> {
         answer = await call(node, 'POST', '/collections/aliases', { actions: [{ delete_alias: { alias_name: alias } }] });
       } else {
         const linearizable = random() < 0.75;
-        op = { client, kind: 'read', linearizable, node: nodeIndex, invokeMs: now(), completeMs: null, outcome: null };
+        // All aliases, or those of one collection (a partial view of every register).
+        const of = random() < 0.3 ? pick(ALIAS_TARGETS) : undefined;
+        op = { client, kind: 'read', linearizable, ...(of === undefined ? {} : { of }), node: nodeIndex, invokeMs: now(), completeMs: null, outcome: null };
         metaOps.push(op);
-        answer = await call(node, 'GET', `/aliases${linearizable ? '?linearizable=true' : ''}`);
+        const path = of === undefined ? '/aliases' : `/collections/${of}/aliases`;
+        answer = await call(node, 'GET', `${path}${linearizable ? '?linearizable=true' : ''}`);
         if (answer.status === 200) {
           const list = (answer.body as { result: { aliases: Array<{ alias_name: string; collection_name: string }> } }).result.aliases;
           op.observed = Object.fromEntries(list.map((a) => [a.alias_name, a.collection_name]));
