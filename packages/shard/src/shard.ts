@@ -29,7 +29,7 @@ import {
   type SegmentStats,
 } from '@shoal/segment';
 import { Wal, ensureDirDurable, parentDir, type WalOptions } from '@shoal/wal';
-import { decodeOperation, encodeOperation } from './codec.js';
+import { decodeRecord, encodeOperation, type ClockTag } from './codec.js';
 import { defaultOptimizerConfig, vectorConfig, type OptimizerConfig } from './config.js';
 import type { JobExecutor } from './executor.js';
 import { decodeImage, encodeImage } from './image.js';
@@ -87,6 +87,8 @@ export interface LocalShardOptions {
 export interface ShardUpdateResult {
   readonly seq: number;
   readonly result: ApplyResult;
+  /** The write's clock tag was accepted before: not applied again (seq: the earlier write's, when known). */
+  readonly duplicate?: boolean;
 }
 
 export interface ShardInfo {
@@ -102,13 +104,31 @@ export interface ShardInfo {
   readonly frozenSegments: number;
   /** Why the shard stopped taking writes, or null. */
   readonly failure: ShoalError | null;
+  /** Tagged writes acknowledged without applying them (their tick was accepted before). */
+  readonly duplicateWrites: number;
+  /** Tagged writes whose tick skipped ticks of their clock this shard never accepted (applied anyway). */
+  readonly clockGaps: number;
 }
 
 interface Waiting {
   readonly op: PointOperation;
+  readonly tag: ClockTag | null;
   readonly bytes: number;
   readonly resolve: (value: ShardUpdateResult) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A clock's highest tick appended to the WAL, and the write that carries it while it is not applied yet. */
+interface Accepted {
+  readonly tick: number;
+  /** Resolves once that write is applied (null: applied, or known from the image, the WAL or a seed). */
+  done: Promise<ShardUpdateResult> | null;
+  seq: number | null;
+}
+
+/** The applied-ticks map's key of a tag. */
+function clockKey(tag: ClockTag): string {
+  return `${tag.peer}/${tag.epoch}/${tag.clock}`;
 }
 
 const IMAGE = 'segment.img';
@@ -180,6 +200,18 @@ export class LocalShard {
   /** Bumped by every swap, so that an image is written even when no update arrived. */
   private setVersion = 0;
   private imageSetVersion = 0;
+  /**
+   * Per (peer, epoch, clock), the highest tick applied to the segments: changed in the same step
+   * as appliedSeq, stored in the image at its seq, rebuilt past it by the WAL replay.
+   */
+  private readonly applied = new Map<string, ClockTag>();
+  /** Per (peer, epoch, clock), the highest tick appended to the WAL (ahead of `applied` while writes wait). */
+  private readonly accepted = new Map<string, Accepted>();
+  /** Bumped when ticks are installed from a seed, so that an image is written for them. */
+  private ticksVersion = 0;
+  private imageTicksVersion = 0;
+  private duplicateWrites = 0;
+  private clockGaps = 0;
   /** Exports reading sealed files: while any holds a pin, retired files are not deleted. */
   private exportPins = 0;
   /** The latest durable image whose retired files wait for the pins to go. */
@@ -243,12 +275,14 @@ export class LocalShard {
     const executor = options.executor ?? sharedWorkerPool(config.maxOptimizationThreads);
     const shard = new LocalShard(options, flushPolicy, options.clock ?? systemClock, set, wal, imageSeq, next, (self) =>
       new Optimizer(self.optimizerHost(), executor, config, options.scheduler ?? REAL_SCHEDULER));
+    for (const tag of manifest.ticks ?? []) shard.applied.set(clockKey(tag), tag);
     try {
-      await replayWal(wal, (op) => shard.replayOne(op), imageSeq, dir);
+      await replayWal(wal, (op, tag) => shard.replayOne(op, tag), imageSeq, dir);
     } catch (error) {
       await wal.close().catch(() => undefined);
       throw error;
     }
+    for (const [key, tag] of shard.applied) shard.accepted.set(key, { tick: tag.tick, done: null, seq: null });
     shard.optimizer.start();
     return shard;
   }
@@ -274,9 +308,10 @@ export class LocalShard {
   }
 
   /** Apply one operation replayed from the WAL at open. */
-  private replayOne(op: PointOperation): void {
+  private replayOne(op: PointOperation, tag: ClockTag | null): void {
     this.set.apply(op);
     this.optimizer.afterApply();
+    if (tag !== null) this.noteApplied(tag);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -285,19 +320,29 @@ export class LocalShard {
   /**
    * Write `op` to the WAL, and once it is durable apply it, in seq order; resolves after both.
    * The WAL append happens synchronously in this call, so updates are applied in call order.
+   *
+   * A write tagged with a tick this shard accepted before for its (peer, epoch, clock) is not
+   * applied again: it resolves (`duplicate`) once the write that carried that clock's latest
+   * accepted tick is applied, so it is never acknowledged ahead of the data. A tick past the
+   * next one (a gap: a write of that clock never reached this shard) is counted and logged, and
+   * applied.
    */
-  update(op: PointOperation): Promise<ShardUpdateResult> {
+  update(op: PointOperation, tag: ClockTag | null = null): Promise<ShardUpdateResult> {
     const blocked = this.writeBlocked();
     if (blocked !== null) return Promise.reject(blocked);
+    const key = tag === null ? null : clockKey(tag);
+    const before = key === null ? undefined : this.accepted.get(key);
+    if (tag !== null && before !== undefined && tag.tick <= before.tick) return this.duplicateOf(before);
     let record: Uint8Array;
     try {
       validateOperation(op, this.set.schema);
-      record = encodeOperation(op);
+      record = encodeOperation(op, tag);
     } catch (error) {
       return Promise.reject(error);
     }
+    if (tag !== null && tag.tick > (before?.tick ?? 0) + 1) this.noteGap(tag, before?.tick ?? 0);
     const done = this.wal.append(record).then(
-      (seq) => this.applyInOrder(seq, { op, bytes: record.length }),
+      (seq) => this.applyInOrder(seq, { op, tag, bytes: record.length }),
       (error: unknown) => {
         // 'overloaded' and 'too_large' are answers to this update only; a failed WAL stops the shard.
         const walFailure = this.wal.failed;
@@ -305,10 +350,78 @@ export class LocalShard {
         throw error;
       },
     );
+    if (key !== null && tag !== null) this.accept(key, tag, before, done);
     const tracked = done.catch(() => undefined);
     this.inflight.add(tracked);
     void tracked.then(() => this.inflight.delete(tracked));
     return done;
+  }
+
+  /** Records `tag` as accepted in the step of its WAL append; a write that failed gives its tick back. */
+  private accept(key: string, tag: ClockTag, before: Accepted | undefined, done: Promise<ShardUpdateResult>): void {
+    const entry: Accepted = { tick: tag.tick, done, seq: null };
+    this.accepted.set(key, entry);
+    done.then(
+      (value) => {
+        entry.done = null;
+        entry.seq = value.seq;
+      },
+      () => {
+        // Not in the WAL (refused), or the shard failed: the clock's earlier tick is its latest again.
+        if (this.accepted.get(key) !== entry) return;
+        if (before === undefined) this.accepted.delete(key);
+        else this.accepted.set(key, before);
+      },
+    );
+  }
+
+  private duplicateOf(entry: Accepted): Promise<ShardUpdateResult> {
+    this.duplicateWrites++;
+    const earlier = entry.done;
+    if (earlier === null) return Promise.resolve({ seq: entry.seq ?? this.appliedSeq, result: { ok: true }, duplicate: true });
+    return earlier.then((value) => ({ seq: value.seq, result: value.result, duplicate: true }));
+  }
+
+  private noteGap(tag: ClockTag, last: number): void {
+    this.clockGaps++;
+    this.options.log?.({
+      level: 'warn',
+      message: `shard ${this.dir}: clock gap: peer ${tag.peer} epoch ${tag.epoch} clock ${tag.clock} sent tick ${tag.tick}, the last accepted here is ${last}`,
+    });
+  }
+
+  /** In the step that applies a tagged write (or replays it). */
+  private noteApplied(tag: ClockTag): void {
+    const key = clockKey(tag);
+    const current = this.applied.get(key);
+    if (current === undefined || tag.tick > current.tick) this.applied.set(key, tag);
+  }
+
+  /**
+   * A copy of the applied-ticks map: per (peer, epoch, clock), the highest tick applied to the
+   * segments, as of the last applied seq (sorted by peer, epoch, clock).
+   */
+  appliedTicks(): ClockTag[] {
+    return [...this.applied.values()].sort((a, b) => a.peer - b.peer || a.epoch - b.epoch || a.clock - b.clock);
+  }
+
+  /**
+   * Installs a transfer source's applied-ticks map (seeding a new replica before forwarded writes
+   * arrive): each clock's tick becomes the higher of this shard's and the seed's, accepted and
+   * applied. Resolves once an image holding it is durable; while a frozen segment waits for its
+   * files the seed is only in memory until the next image.
+   */
+  async installTicks(ticks: readonly ClockTag[]): Promise<void> {
+    const blocked = this.writeBlocked();
+    if (blocked !== null) throw blocked;
+    for (const tag of ticks) {
+      const key = clockKey(tag);
+      this.noteApplied(tag);
+      const accepted = this.accepted.get(key);
+      if (accepted === undefined || accepted.tick < tag.tick) this.accepted.set(key, { tick: tag.tick, done: null, seq: null });
+    }
+    this.ticksVersion++;
+    await this.flush();
   }
 
   private writeBlocked(): ShoalError | null {
@@ -319,7 +432,7 @@ export class LocalShard {
     return null;
   }
 
-  private applyInOrder(seq: number, entry: { op: PointOperation; bytes: number }): Promise<ShardUpdateResult> {
+  private applyInOrder(seq: number, entry: { op: PointOperation; tag: ClockTag | null; bytes: number }): Promise<ShardUpdateResult> {
     return new Promise<ShardUpdateResult>((resolve, reject) => {
       assert(seq > this.appliedSeq && !this.waiting.has(seq), `WAL seq ${seq} was already applied`);
       this.waiting.set(seq, { ...entry, resolve, reject });
@@ -350,6 +463,7 @@ export class LocalShard {
         continue;
       }
       this.appliedSeq = seq;
+      if (next.tag !== null) this.noteApplied(next.tag);
       this.walBytesSinceFlush += next.bytes;
       next.resolve({ seq, result });
     }
@@ -377,7 +491,7 @@ export class LocalShard {
 
   /** Whether the image is behind the shard (new updates, or a swap). */
   private get imageBehind(): boolean {
-    return this.appliedSeq !== this.imageSeq || this.setVersion !== this.imageSetVersion;
+    return this.appliedSeq !== this.imageSeq || this.setVersion !== this.imageSetVersion || this.ticksVersion !== this.imageTicksVersion;
   }
 
   /**
@@ -425,11 +539,13 @@ export class LocalShard {
     // bitsets are copies: updates that apply while the file is written do not change them.
     const seq = this.appliedSeq;
     const setVersion = this.setVersion;
+    const ticksVersion = this.ticksVersion;
     const bytesCovered = this.walBytesSinceFlush;
     const snapshot = ++this.snapshots;
     const entries = [...this.set.entries];
     const manifest: Manifest = {
       next: this.nextNumber,
+      ticks: this.appliedTicks(),
       segments: entries.map((entry) => {
         const files = entry.files as NonNullable<SetEntry['files']>;
         return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
@@ -439,6 +555,7 @@ export class LocalShard {
     await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, await encodeImage(seq, parts));
     this.imageSeq = seq;
     this.imageSetVersion = setVersion;
+    this.imageTicksVersion = ticksVersion;
     this.walBytesSinceFlush -= bytesCovered;
     // Only now may the WAL below `seq` go: the image that replaces it is durable.
     await this.wal.truncateBefore(seq + 1, this.options.walKeepTail ?? DEFAULT_WAL_KEEP_TAIL);
@@ -525,6 +642,8 @@ export class LocalShard {
       sealedSegments: this.set.entries.filter((e) => e.state === 'sealed').length,
       frozenSegments: this.set.entries.filter((e) => e.state === 'frozen').length,
       failure: this.failure,
+      duplicateWrites: this.duplicateWrites,
+      clockGaps: this.clockGaps,
     };
   }
 
@@ -667,7 +786,7 @@ async function removeOrphans(fs: FileSystem, dir: string, manifest: Manifest): P
   if (removed) await fs.syncDir(dir);
 }
 
-async function replayWal(wal: Wal, apply: (op: PointOperation) => void, imageSeq: number, dir: string): Promise<void> {
+async function replayWal(wal: Wal, apply: (op: PointOperation, tag: ClockTag | null) => void, imageSeq: number, dir: string): Promise<void> {
   if (wal.lastSeq < imageSeq) {
     throw new ShoalError('storage', `shard ${dir}: the WAL ends at seq ${wal.lastSeq}, before the image's seq ${imageSeq}`);
   }
@@ -675,9 +794,9 @@ async function replayWal(wal: Wal, apply: (op: PointOperation) => void, imageSeq
     throw new ShoalError('storage', `shard ${dir}: the WAL starts at seq ${wal.firstSeq}, after the image's seq ${imageSeq}`);
   }
   await wal.replay(imageSeq + 1, (seq, payload) => {
-    const op = decodeOperation(payload);
+    const { op, tag } = decodeRecord(payload);
     try {
-      apply(op);
+      apply(op, tag);
     } catch (error) {
       throw new ShoalError('storage', `shard ${dir}: replaying WAL seq ${seq} failed: ${String(error)}`, { cause: error });
     }
