@@ -63,7 +63,9 @@ async function populated(fs: FileSystem, dir: string, points = 3000, optimizer =
   await shard.optimizerIdle();
   await shard.update(deleteIds([1, 2, 3, 500, 501, 1700]));
   await shard.update({ kind: 'set_payload', selector: { kind: 'ids', ids: [10, 11] }, payload: { moved: true }, key: null });
-  await shard.update(upserts(points, points + 40, 'b'));
+  await shard.update(upserts(points, points + 40, 'b'), { peer: 3, epoch: 1, clock: 0, tick: 1 });
+  await shard.update(upserts(points + 40, points + 50, 'b'), { peer: 3, epoch: 1, clock: 0, tick: 2 });
+  await shard.update(deleteIds([9]), { peer: 5, epoch: 2, clock: 1, tick: 1 });
   return shard;
 }
 
@@ -114,7 +116,9 @@ describe('shard archive', () => {
     const expectedSearch = shard.search(search);
     const archive = await capture(shard);
     expect(shard.exportsPinned).toBe(1);
-    expect(archive.header).toMatchObject({ collection: 'c', incarnation: 7, shardId: 2, seq: shard.info().appliedSeq, appliedTicks: null });
+    const ticks = [{ peer: 3, epoch: 1, clock: 0, tick: 2 }, { peer: 5, epoch: 2, clock: 1, tick: 1 }];
+    expect(shard.appliedTicks()).toEqual(ticks);
+    expect(archive.header).toMatchObject({ collection: 'c', incarnation: 7, shardId: 2, seq: shard.info().appliedSeq, appliedTicks: ticks });
     const bytes = await collect(archive);
     expect(bytes.length).toBe(archive.size);
     expect(shard.exportsPinned).toBe(0);
@@ -130,6 +134,8 @@ describe('shard archive', () => {
     expect(await target.list('/dst')).toEqual(['2']);
     const restored = await LocalShard.open(options(target, '/dst/2'));
     expect(restored.info()).toMatchObject({ appliedSeq: 0, imageSeq: 0, sealedSegments: shard.info().sealedSegments });
+    // The applied ticks travel in the image too: a re-sent write is recognised by the restored replica.
+    expect(restored.appliedTicks()).toEqual(ticks);
     expect(contents(restored)).toEqual(expected);
     expect(restored.search(search)).toEqual(expectedSearch);
     expect(restored.stats().indexedVectors).toBe(shard.stats().indexedVectors);

@@ -13,7 +13,7 @@ import { decodeImage, encodeImage } from './image.js';
 import type { ShardCapture } from './shard.js';
 
 export const ARCHIVE_FORMAT = 'shoal-shard-archive';
-/** Version 1. `appliedTicks` null: the source kept no applied-ticks map. */
+/** Version 1. `appliedTicks` null would mean a source that keeps no applied-ticks map. */
 export const ARCHIVE_VERSION = 1;
 export const ARCHIVE_HEADER_ENTRY = 'shoal-shard.json';
 export const ARCHIVE_IMAGE_ENTRY = 'segment.img';

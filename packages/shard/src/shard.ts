@@ -151,10 +151,7 @@ export interface ShardCapture {
   readonly seq: number;
   /** What `segment.img` holds at `seq` (the container is written by the archive). */
   readonly imageParts: readonly Uint8Array[];
-  /**
-   * Per (peer, epoch, clock) the highest tick applied at `seq`; null: this shard keeps no
-   * applied-ticks map.
-   */
+  /** Per (peer, epoch, clock) the highest tick applied at `seq` (also in the image's manifest). */
   readonly appliedTicks: readonly { readonly peer: number; readonly epoch: number; readonly clock: number; readonly tick: number }[] | null;
   /** File names under `segments/` that the image names. */
   readonly files: readonly string[];
@@ -668,6 +665,7 @@ export class LocalShard {
     const entries = [...this.set.entries];
     const manifest: Manifest = {
       next: this.nextNumber,
+      ticks: this.appliedTicks(),
       segments: entries.map((entry) => {
         const files = entry.files as NonNullable<SetEntry['files']>;
         return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
@@ -683,7 +681,7 @@ export class LocalShard {
       capture: {
         seq,
         imageParts,
-        appliedTicks: null,
+        appliedTicks: manifest.ticks ?? [],
         files,
         readFile: async (name) => {
           if (!files.includes(name)) throw new ShoalError('storage', `segment file ${name} is not in the capture`);
