@@ -42,6 +42,7 @@ import {
   type TransferMethod,
 } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
 import { Collection, mergeTopK, orderRecords, shardKeysById, tagShardKeys, type RouteGroup } from './collection.js';
 import type {
   ClusterOperation,
@@ -139,6 +140,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
   private readonly collections = new Map<string, Collection>();
   private metadata: MetaSource | null = null;
   private peerIdValue: number | null = null;
+  /** This start's epoch: the boot counter kept with the storage (tags the writes this node coordinates). */
+  private epochValue: number | null = null;
   private operationCounter = 0;
   private cluster: ClusterLink | null = null;
   private readonly timing: DataPlaneTiming;
@@ -186,6 +189,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     const { fs } = this.options;
     await fs.mkdirp(this.collectionsDir);
     this.peerIdValue = await this.loadPeerId();
+    // Durable before any write is served: a clock's ticks start over in each epoch.
+    this.epochValue = await bumpEpoch(this.options.fs, `${this.options.storagePath}/epoch`);
     this.metadata = await this.options.openMetaSource((state, op, _index, outcome) => this.onApplied(state, op, outcome));
     const state = this.metadata.state;
     for (const meta of state.collections.values()) await this.openCollection(meta);
@@ -218,6 +223,12 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     if (!Number.isSafeInteger(id) || id < 1) throw new ShoalError('storage', `peer id ${id} is not an integer in [1, 2^53)`);
     await writeFileAtomic(this.options.fs, path, [new TextEncoder().encode(`${id}\n`)]);
     return id;
+  }
+
+  /** This start's epoch (1 at the first start with this storage, then one more per start). */
+  get epoch(): number {
+    if (this.epochValue === null) throw new ShoalError('unavailable', 'Service is starting');
+    return this.epochValue;
   }
 
   async close(): Promise<void> {
@@ -506,6 +517,7 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       },
       markDead: (failed, deadlineMs) => this.deadMarker.mark(collection.name, collection.meta.createdIndex, shardId, failed, deadlineMs),
       backgroundFailure: (error) => this.warn('a write acknowledged with wait=false failed on other replicas', { collection: collection.name, shard: shardId, err: String(error) }),
+      clockOrigin: () => ({ peer: this.peerId, epoch: this.epoch }),
     };
   }
 
@@ -548,8 +560,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     return adapter;
   }
 
-  async writeLocal(address: ShardAddress, op: PointOperation, metaIndex: number): Promise<ApplyResult> {
-    return (await this.localAdapter(address, metaIndex)).update(op, metaIndex);
+  async writeLocal(address: ShardAddress, op: PointOperation, metaIndex: number, tag: ClockTag | null): Promise<ApplyResult> {
+    return (await this.localAdapter(address, metaIndex)).update(op, metaIndex, tag);
   }
 
   async leadWrite(address: ShardAddress, op: PointOperation, lead: LeadOrdering, ctx: CallContext): Promise<ApplyResult> {
@@ -1151,3 +1163,20 @@ function refusalError(refusal: MetaRefusal): ShoalError {
 }
 
 export { comparePointIds };
+
+/**
+ * Reads the boot counter at `path`, adds one and makes that durable (temp file, fsync, rename,
+ * fsync of the directory) before it returns: no two starts of a node share an epoch.
+ */
+export async function bumpEpoch(fs: FileSystem, path: string): Promise<number> {
+  const stored = await fs.readFile(path);
+  let previous = 0;
+  if (stored !== null) {
+    const text = new TextDecoder().decode(stored).trim();
+    previous = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(previous + 1)) throw new ShoalError('storage', `corrupt epoch in ${path}`);
+  }
+  const epoch = previous + 1;
+  await writeFileAtomic(fs, path, [new TextEncoder().encode(`${epoch}\n`)]);
+  return epoch;
+}

@@ -2,6 +2,7 @@
 import { ShoalError, type ErrorKind, type FacetHit, type Filter, type PointId, type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector } from '@shoal/common';
 import type { PointsCallResult, PointsMethod, ShardRequest } from '@shoal/consensus';
 import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
 import { checkContext, parseStaleViewKind, ReplicaUnreachable, StaleView, type CallContext, type LeadOrdering, type ReplicaInfo, type ShardReplica } from './shard-replica.js';
 import * as wire from './wire.js';
 
@@ -35,10 +36,10 @@ export class RemoteReplica implements ShardReplica {
     private readonly call: PointsCaller,
   ) {}
 
-  async update(op: PointOperation, lead: LeadOrdering | null, ctx: CallContext): Promise<ApplyResult> {
+  async update(op: PointOperation, lead: LeadOrdering | null, ctx: CallContext, tag: ClockTag | null = null): Promise<ApplyResult> {
     // A leader gets 90% of what is left, so its answer (or its failure) arrives before our deadline.
     const leadTimeoutMs = lead === null ? null : Math.max(1, (ctx.deadlineMs - performance.now()) * 0.9);
-    return wire.decodeApplyResult(await this.send('Update', wire.encodeUpdate({ lead, leadTimeoutMs, op }), ctx));
+    return wire.decodeApplyResult(await this.send('Update', wire.encodeUpdate({ lead, leadTimeoutMs, op }), ctx, tag));
   }
 
   async retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, ctx: CallContext): Promise<Record_[]> {
@@ -70,7 +71,7 @@ export class RemoteReplica implements ShardReplica {
   }
 
   /** The reply's body; a refusal is rethrown as the replica's ShoalError, a failed call as ReplicaUnreachable. */
-  private async send(method: PointsMethod, body: Uint8Array, ctx: CallContext): Promise<Uint8Array> {
+  private async send(method: PointsMethod, body: Uint8Array, ctx: CallContext, tag: ClockTag | null = null): Promise<Uint8Array> {
     checkContext(ctx, this.peer);
     const request: ShardRequest = {
       clusterId: '',
@@ -79,7 +80,7 @@ export class RemoteReplica implements ShardReplica {
       shardId: this.address.shardId,
       fromPeer: this.selfPeer,
       body,
-      clockTag: null,
+      clockTag: wire.clockTagToWire(tag),
       metaIndex: ctx.metaIndex ?? 0,
     };
     const timeoutMs = Math.max(1, ctx.deadlineMs - performance.now());

@@ -20,6 +20,7 @@
 // queue is bounded by the writes in flight, and a write the source acknowledged is on the target.
 import type { PointOperation } from '@shoal/common';
 import type { ApplyResult } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
 import type { Replica } from './replica-set.js';
 import { StaleView, type DirectWrites } from './shard-replica.js';
 
@@ -30,8 +31,8 @@ export interface Forwarder {
 }
 
 export interface ForwardSlot {
-  /** The write was applied here: queue it; resolves once the target has it or the transfer ended. */
-  fill(op: PointOperation): Promise<void>;
+  /** The write was applied here: queue it (with its clock tag); resolves once the target has it or the transfer ended. */
+  fill(op: PointOperation, tag?: ClockTag | null): Promise<void>;
   /** The write failed here: it is not forwarded. */
   skip(): void;
 }
@@ -105,7 +106,7 @@ export class ReplicaAdapter implements DirectWrites {
   ) {}
 
   /** A direct write: fenced (unless `metaIndex` is null), applied, and forwarded to a running transfer. */
-  async update(op: PointOperation, metaIndex: number | null): Promise<ApplyResult> {
+  async update(op: PointOperation, metaIndex: number | null, tag: ClockTag | null = null): Promise<ApplyResult> {
     const wait = this.gate.acquireShared();
     if (wait !== null) await wait;
     let forwarded: Promise<void> | null = null;
@@ -115,7 +116,7 @@ export class ReplicaAdapter implements DirectWrites {
         const stale = this.fence(metaIndex ?? 0);
         if (stale !== null) throw stale;
       }
-      const pending = this.replica.update(op);
+      const pending = this.replica.update(op, tag);
       const slot = this.forwarder?.reserve() ?? null;
       try {
         result = (await pending).result;
@@ -123,7 +124,7 @@ export class ReplicaAdapter implements DirectWrites {
         slot?.skip();
         throw error;
       }
-      forwarded = slot?.fill(op) ?? null;
+      forwarded = slot?.fill(op, tag) ?? null;
     } finally {
       this.gate.releaseShared();
     }
@@ -136,9 +137,14 @@ export class ReplicaAdapter implements DirectWrites {
     return this.gate.withExclusive(fn);
   }
 
-  /** From now on every applied write is queued on `forwarder` (taken under the lock, so none is missed). */
-  startForwarding(forwarder: Forwarder): Promise<void> {
+  /**
+   * From now on every applied write is queued on `forwarder` (taken under the lock, so none is
+   * missed). `first` runs in the same locked step, before any write is queued: what it reads of
+   * the replica (its applied ticks) is exactly what the writes after it continue from.
+   */
+  startForwarding(forwarder: Forwarder, first?: () => void): Promise<void> {
     return this.exclusive(async () => {
+      first?.();
       this.forwarder = forwarder;
     });
   }

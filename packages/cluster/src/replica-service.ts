@@ -4,6 +4,7 @@
 import { ShoalError, type PointOperation } from '@shoal/common';
 import type { PointsMethod, ShardReply, ShardRequest } from '@shoal/consensus';
 import type { ApplyResult } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
 import type { ShardAddress } from './remote-replica.js';
 import type { Replica } from './replica-set.js';
 import { StaleView, staleViewKind, type CallContext, type LeadOrdering } from './shard-replica.js';
@@ -17,8 +18,8 @@ export interface ReplicaHost {
    * longer holds it and the caller's view is older than this node's.
    */
   localReplica(address: ShardAddress, metaIndex: number): Promise<Replica>;
-  /** A write decided at `metaIndex` to this node's replica, fenced and forwarded to a running transfer. */
-  writeLocal(address: ShardAddress, op: PointOperation, metaIndex: number): Promise<ApplyResult>;
+  /** A write decided at `metaIndex` (tagged by its coordinator) to this node's replica, fenced and forwarded to a running transfer. */
+  writeLocal(address: ShardAddress, op: PointOperation, metaIndex: number, tag: ClockTag | null): Promise<ApplyResult>;
   /** Leads a write: applies it here, then sends it to the shard's other replicas (ordering medium / strong). */
   leadWrite(address: ShardAddress, op: PointOperation, lead: LeadOrdering, ctx: CallContext): Promise<ApplyResult>;
   /** Applies the next messages of a transfer this node receives; answers the last message number applied. */
@@ -51,7 +52,7 @@ async function answer(host: ReplicaHost, method: PointsMethod, address: ShardAdd
       const ctx: CallContext = { deadlineMs: performance.now() + budget, metaIndex: request.metaIndex };
       return wire.encodeApplyResult(await host.leadWrite(address, call.op, call.lead, ctx));
     }
-    return wire.encodeApplyResult(await host.writeLocal(address, call.op, request.metaIndex));
+    return wire.encodeApplyResult(await host.writeLocal(address, call.op, request.metaIndex, wire.clockTagFromWire(request.clockTag)));
   }
   if (method === 'TransferBatch') return host.receiveTransfer(address, request);
   if (method === 'TransferStatus') return host.transferStatus(address, request);

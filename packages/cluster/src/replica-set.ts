@@ -5,12 +5,19 @@
 import { ShoalError, type PointOperation } from '@shoal/common';
 import { countsForWrites, receivesWrites, servesReads, type ReplicaMeta, type ShardMeta, type ShardTransfer } from '@shoal/meta';
 import type { ApplyResult, SegmentContract } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
+import { ClockPool, type ClockLease, type ClockOrigin } from './clocks.js';
 import { ReplicaUnreachable, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
 /** What a replica set needs of one local replica of a shard: the segment's reads, plus writes and lifecycle. */
 export interface Replica
   extends Pick<SegmentContract, 'retrieve' | 'search' | 'scroll' | 'scrollOrdered' | 'count' | 'facet' | 'payloadIndexes' | 'stats'> {
-  update(op: PointOperation): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
+  /** A write, tagged by its coordinator's clock (a re-sent tag is acknowledged, not applied again). */
+  update(op: PointOperation, tag?: ClockTag | null): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
+  /** The highest tick applied per (peer, epoch, clock) (LocalShard.appliedTicks). */
+  appliedTicks?(): ClockTag[];
+  /** Takes a transfer source's applied ticks before its forwarded writes (LocalShard.installTicks). */
+  installTicks?(ticks: readonly ClockTag[]): Promise<void>;
   close(): Promise<void>;
   drop(): Promise<void>;
 }
@@ -88,6 +95,8 @@ export interface ReplicaSetHost {
   markDead(failed: readonly FailedReplica[], deadlineMs: number): Promise<DeadMarkOutcome>;
   /** A write left running after wait=false failed in the background. */
   backgroundFailure(error: unknown): void;
+  /** Who tags the writes this node coordinates (absent: writes go untagged). */
+  clockOrigin?(): ClockOrigin;
 }
 
 type Outcome<T> = { readonly ok: true; readonly replica: ReplicaMeta; readonly value: T } | { readonly ok: false; readonly replica: ReplicaMeta; readonly error: unknown };
@@ -97,6 +106,8 @@ export class ReplicaSet {
   private leadTail: Promise<unknown> = Promise.resolve();
   /** Rotates which remote replica serves a read first, spreading reads over them. */
   private readTurn = 0;
+  /** This node's clocks for the writes it coordinates on this shard. */
+  private clockPool: ClockPool | null = null;
 
   constructor(
     readonly shardId: number,
@@ -176,7 +187,13 @@ export class ReplicaSet {
     }
     // Replicas get part of the budget: what is left is for marking the ones that fail Dead.
     const replicaCtx: CallContext = { ...ctx, metaIndex, deadlineMs: performance.now() + (ctx.deadlineMs - performance.now()) * REPLICA_SHARE_OF_WRITE };
-    const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, replicaCtx)));
+    // A leased clock that never settles (an exception below) is never leased again, like a retired one.
+    const lease = this.leaseClock();
+    const tag = lease?.tag ?? null;
+    const calls = targets.map((r) => settle(r, this.host.replica(r.peer).update(op, null, replicaCtx, tag)));
+    if (lease !== null) {
+      void Promise.all(calls).then((outcomes) => (outcomes.every((o) => o.ok) ? lease.release() : lease.retire()));
+    }
     const local = targets.findIndex((r) => this.host.isLocal(r.peer) && countsForWrites(r.state));
     if (!policy.wait && local >= 0) {
       const own = await calls[local]!;
@@ -191,6 +208,20 @@ export class ReplicaSet {
       return own.value;
     }
     return this.complete(calls, required, ctx);
+  }
+
+  private leaseClock(): ClockLease | null {
+    if (this.clockPool === null) {
+      const origin = this.host.clockOrigin?.();
+      if (origin === undefined) return null;
+      this.clockPool = new ClockPool(origin);
+    }
+    return this.clockPool.lease();
+  }
+
+  /** This shard's clock pool here (null until the first tagged write). */
+  get clocks(): ClockPool | null {
+    return this.clockPool;
   }
 
   /**

@@ -2,12 +2,13 @@
 // another peer (over the Points service). Every call is asynchronous and bounded by a deadline.
 import { ShoalError, type FacetHit, type Filter, type PointId, type PointOperation, type Record_, type ScoredPoint, type WithPayload, type WithVector } from '@shoal/common';
 import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, PayloadIndexInfo, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
+import type { ClockTag } from '@shoal/shard';
 import type { Replica } from './replica-set.js';
 
 /** How a local replica takes a direct write: fenced by the metadata index it was decided on (null: not checked). */
 export interface DirectWrites {
   readonly replica: Replica;
-  update(op: PointOperation, metaIndex: number | null): Promise<ApplyResult>;
+  update(op: PointOperation, metaIndex: number | null, tag?: ClockTag | null): Promise<ApplyResult>;
 }
 
 export interface CallContext {
@@ -38,7 +39,8 @@ export type LeadOrdering = 'medium' | 'strong';
 export interface ShardReplica {
   readonly peer: number;
   readonly local: boolean;
-  update(op: PointOperation, lead: LeadOrdering | null, ctx: CallContext): Promise<ApplyResult>;
+  /** `tag`: the coordinator's clock tag (null for a write it sends to be led elsewhere). */
+  update(op: PointOperation, lead: LeadOrdering | null, ctx: CallContext, tag?: ClockTag | null): Promise<ApplyResult>;
   retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, ctx: CallContext): Promise<Record_[]>;
   search(params: SearchParams, ctx: CallContext): Promise<ScoredPoint[]>;
   scroll(params: ScrollParams, ctx: CallContext): Promise<ScrollPage>;
@@ -111,9 +113,9 @@ export class LocalShardReplica implements ShardReplica {
     this.replica = adapter.replica;
   }
 
-  async update(op: PointOperation, _lead: LeadOrdering | null, ctx: CallContext): Promise<ApplyResult> {
+  async update(op: PointOperation, _lead: LeadOrdering | null, ctx: CallContext, tag: ClockTag | null = null): Promise<ApplyResult> {
     checkContext(ctx, this.peer);
-    return this.adapter.update(op, ctx.metaIndex ?? null);
+    return this.adapter.update(op, ctx.metaIndex ?? null, tag);
   }
 
   async retrieve(ids: readonly PointId[], withPayload: WithPayload, withVector: WithVector, ctx: CallContext): Promise<Record_[]> {

@@ -82,7 +82,17 @@ describe('transfer call bodies', () => {
   it('carry the transfer id, the first number and the operations exactly; refuse malformed ones', () => {
     const ops: PointOperation[] = [del(1), { kind: 'upsert', points: [{ id: 2n ** 63n, vectors: new Map([['', Float32Array.from([0.5])]]), payload: { a: 1 } }] }];
     const back = wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 2 ** 40, run: 9, firstSeq: 7, records: ops.map((op) => encodeOperation(op)) }));
-    expect(back).toEqual({ transferId: 2 ** 40, run: 9, firstSeq: 7, ops });
+    expect(back).toEqual({ transferId: 2 ** 40, run: 9, firstSeq: 7, messages: ops.map((op) => ({ kind: 'op', op, tag: null })) });
+    // The applied-ticks seed and a forwarded write with its clock tag.
+    const tag = { peer: 3, epoch: 2 ** 35, clock: 4, tick: 17 };
+    const ticks = [tag, { peer: 5, epoch: 1, clock: 1, tick: 1 }];
+    const seeded = wire.decodeTransferBatch(
+      wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [wire.encodeTicksMessage(ticks), encodeOperation(del(3), tag)] }),
+    );
+    expect(seeded.messages).toEqual([{ kind: 'ticks', ticks }, { kind: 'op', op: del(3), tag }]);
+    const badTicks = wire.encodeTicksMessage(ticks);
+    badTicks[badTicks.length - 2] = 0x2d; // a negative tick
+    expect(() => wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [badTicks] }))).toThrow(/malformed/);
     const bytes = wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: ops.map((op) => encodeOperation(op)) });
     expect(() => wire.decodeTransferBatch(bytes.subarray(0, bytes.length - 1))).toThrow(/malformed transfer batch/);
     expect(() => wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 0, records: [] }))).toThrow(/malformed/);

@@ -4,14 +4,15 @@
 // applies each number once); one that keeps failing, or that the target refuses, fails the
 // channel, and the transfer is aborted.
 import type { PointOperation } from '@shoal/common';
+import type { ClockTag } from '@shoal/shard';
 import type { Forwarder, ForwardSlot } from './replica-adapter.js';
 
 /** Sends messages `firstSeq ..` to the target; rejects when they may not have arrived. */
 export type TransferSend = (firstSeq: number, ops: readonly EncodedOp[]) => Promise<void>;
 
-/** An operation and its encoded bytes (the encoding is done once, when queued). */
+/** An operation and its encoded bytes (the encoding is done once, when queued); op null: the applied-ticks seed. */
 export interface EncodedOp {
-  readonly op: PointOperation;
+  readonly op: PointOperation | null;
   readonly bytes: Uint8Array;
   /** A batch of copied points (not a forwarded write): what the test hook may hold back. */
   readonly copied: boolean;
@@ -22,7 +23,10 @@ export class TransferRefused extends Error {}
 
 export interface ChannelOptions {
   readonly send: TransferSend;
-  readonly encode: (op: PointOperation) => Uint8Array;
+  /** A point operation as a message (with the forwarded write's clock tag). */
+  readonly encode: (op: PointOperation, tag: ClockTag | null) => Uint8Array;
+  /** The source's applied ticks as a message (the first one sent); absent: no seed is sent. */
+  readonly encodeTicks?: (ticks: readonly ClockTag[]) => Uint8Array;
   /** Most bytes of messages in one call (one message larger than this goes alone). */
   readonly callBytesMax: number;
   /** Most messages in one call. */
@@ -59,9 +63,9 @@ export class TransferChannel implements Forwarder {
     const item = this.newItem();
     this.queue.push(item);
     return {
-      fill: (op) => {
+      fill: (op, tag = null) => {
         if (item.state === 'reserved') {
-          item.message = { op, bytes: this.options.encode(op), copied: false };
+          item.message = { op, bytes: this.options.encode(op, tag), copied: false };
           item.state = 'ready';
           this.pump();
         }
@@ -76,10 +80,25 @@ export class TransferChannel implements Forwarder {
     };
   }
 
+  /**
+   * Queues the source's applied ticks (called in the locked step that starts forwarding, so it
+   * precedes every forwarded write); resolves once the target installed it.
+   */
+  enqueueTicks(ticks: readonly ClockTag[]): Promise<void> {
+    const encode = this.options.encodeTicks;
+    if (encode === undefined) return Promise.resolve();
+    const item = this.newItem();
+    item.message = { op: null, bytes: encode(ticks), copied: false };
+    item.state = 'ready';
+    this.queue.push(item);
+    this.pump();
+    return item.done;
+  }
+
   /** Queues a batch of copied points; resolves once the target applied it. */
   enqueueCopy(op: PointOperation): Promise<void> {
     const item = this.newItem();
-    item.message = { op, bytes: this.options.encode(op), copied: true };
+    item.message = { op, bytes: this.options.encode(op, null), copied: true };
     item.state = 'ready';
     this.queue.push(item);
     this.pump();

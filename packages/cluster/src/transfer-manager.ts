@@ -7,7 +7,7 @@
 // asks each transfer's source how it goes and aborts one whose source stays silent, does not
 // run it, or makes no progress; removing a peer or a replica aborts its transfers in the same
 // metadata entry.
-import { ShoalError, type PointOperation } from '@shoal/common';
+import { ShoalError } from '@shoal/common';
 import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer } from '@shoal/meta';
 import type { ShardRequest } from '@shoal/consensus';
 import type { TransferTiming } from './limits.js';
@@ -28,7 +28,7 @@ class TargetSession {
     private readonly host: TransferHost,
   ) {}
 
-  apply(sourceRun: number, firstSeq: number, ops: readonly PointOperation[]): Promise<number> {
+  apply(sourceRun: number, firstSeq: number, ops: readonly wire.TransferMessage[]): Promise<number> {
     const run = async (): Promise<number> => {
       if (this.failed !== null) throw new ShoalError('conflict', `Conflict: this transfer failed on its target: ${this.failed}`);
       // Another run of the same transfer (its source restarted): what this target holds came from the earlier one.
@@ -43,8 +43,17 @@ class TargetSession {
       }
       try {
         // Appended in call order, applied in that order; a forwarded write naming points not
-        // copied yet changes nothing for them (their batch brings them as they are now).
-        await Promise.all(fresh.map((op) => adapter.replica.update(op)));
+        // copied yet changes nothing for them (their batch brings them as they are now). The
+        // source's applied ticks (its first message) are taken before the writes that follow
+        // them, so forwarded writes continue their clocks here.
+        const replica = adapter.replica;
+        await Promise.all(
+          fresh.map((m) => {
+            if (m.kind === 'op') return replica.update(m.op, m.tag);
+            if (replica.installTicks === undefined) return Promise.resolve();
+            return replica.installTicks(m.ticks);
+          }),
+        );
       } catch (error) {
         // Part of the messages may be applied: the transfer cannot go on from here.
         this.failed = error instanceof Error ? error.message : String(error);
@@ -182,7 +191,7 @@ export class TransferManager {
     if (session === undefined) {
       throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${call.transferId} of shard ${address.shardId} of \`${address.collection}\``);
     }
-    const lastSeq = await session.apply(call.run, call.firstSeq, call.ops);
+    const lastSeq = await session.apply(call.run, call.firstSeq, call.messages);
     return wire.encodeNumber(lastSeq);
   }
 

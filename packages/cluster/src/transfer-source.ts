@@ -106,7 +106,8 @@ export class TransferSource {
     if (adapter === undefined) return this.abort(new Error('the source replica is not open on this node'));
     const channel = new TransferChannel({
       send: (firstSeq, ops) => this.send(firstSeq, ops),
-      encode: encodeOperation,
+      encode: (op, tag) => encodeOperation(op, tag),
+      encodeTicks: wire.encodeTicksMessage,
       callBytesMax: this.timing.callBytesMax,
       callMessagesMax: this.timing.callMessagesMax,
       callAttemptsMax: this.timing.callAttemptsMax,
@@ -117,7 +118,11 @@ export class TransferSource {
     try {
       await this.waitForReplicas();
       if (this.cancelled) return;
-      await adapter.startForwarding(channel);
+      // The first message: the source's applied ticks as of the step forwarding starts in, so
+      // the forwarded writes (tagged) continue each clock on the target.
+      await adapter.startForwarding(channel, () => {
+        void channel.enqueueTicks(adapter.replica.appliedTicks?.() ?? []);
+      });
       this.totalPoints = adapter.replica.stats().points;
       await this.copy(adapter, channel);
       if (this.cancelled) return;
@@ -199,7 +204,7 @@ export class TransferSource {
 
   private async beforeSend(ops: readonly EncodedOp[]): Promise<void> {
     for (const m of ops) {
-      if (!m.copied || m.op.kind !== 'upsert') continue;
+      if (!m.copied || m.op?.kind !== 'upsert') continue;
       this.copiedBatches += 1;
       if (this.beforeBatch === null) continue;
       const { collection, transfer } = this.key;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pointKey, seededRng, type PointId, type PointKey, type PointStruct, type Record_ } from '@shoal/common';
 import { collectionConfig, type ApplyOutcome, type MetaOperation, type ShardMeta } from '@shoal/meta';
 import { freePort, startMember, stopMember, waitUntil, type Member } from './in-process-cluster.js';
+import type { ClockTag, LocalShard } from '@shoal/shard';
 import type { BeforeBatchHook } from './transfer-source.js';
 
 const members: Member[] = [];
@@ -67,6 +68,13 @@ async function replicaPoints(m: Member, name: string, shardId = 0): Promise<Map<
     if (page.nextOffset === null) return out;
     offset = page.nextOffset;
   }
+}
+
+/** The applied-ticks map of a replica and its count of clock gaps (ticks it got past a missing one). */
+async function replicaTicks(m: Member, name: string, shardId = 0): Promise<{ ticks: ClockTag[]; gaps: number }> {
+  const meta = m.node.metaState.collections.get(name)!;
+  const replica = (await m.node.localReplica({ collection: name, incarnation: meta.createdIndex, shardId })) as unknown as LocalShard;
+  return { ticks: replica.appliedTicks(), gaps: replica.info().clockGaps };
 }
 
 function sameRecords(a: Map<PointKey, Record_>, b: Map<PointKey, Record_>): void {
@@ -195,6 +203,7 @@ describe('shard transfers (stream_records)', () => {
     const to = members.find((m) => m.id !== from)!.id;
     const w = writers('copy', 20_000);
     await waitUntil('some writes', () => w.writes > 20);
+    const before = await replicaTicks(byId(from), 'copy');
     await members[1]!.node.updateCollectionCluster('copy', { kind: 'replicate_shard', shardId: 0, from, to, method: null }, {});
     await waitUntil('replicated', () => members.every((m) => shardOf(m, 'copy').replicas.filter((r) => r.state === 'Active').length === 2), 30_000);
     const after = w.writes;
@@ -204,6 +213,16 @@ describe('shard transfers (stream_records)', () => {
     const b = await replicaPoints(byId(to), 'copy');
     sameRecords(a, b);
     checkAgainst(b, w, seeded);
+    // The source's applied ticks seeded the target as forwarding started: the writes forwarded and
+    // sent after continued every clock there (no gap), and both replicas hold the same map.
+    const source = await replicaTicks(byId(from), 'copy');
+    const target = await replicaTicks(byId(to), 'copy');
+    expect(before.ticks.length).toBeGreaterThan(0);
+    expect(target.ticks).toEqual(source.ticks);
+    expect(target.gaps).toBe(0);
+    const key = (t: ClockTag): string => `${t.peer}/${t.epoch}/${t.clock}`;
+    const onTarget = new Map(target.ticks.map((t) => [key(t), t.tick]));
+    for (const t of before.ticks) expect(onTarget.get(key(t)) ?? 0).toBeGreaterThanOrEqual(t.tick);
   }, 60_000);
 
   it('a point deleted while its copied batch is held back does not come back on the target', async () => {

@@ -18,7 +18,8 @@ import {
   type WithVector,
 } from '@shoal/common';
 import type { ApplyResult, FacetParams, OrderedRecord, OrderedScrollParams, PayloadIndexInfo, ScrollPage, ScrollParams, SearchParams } from '@shoal/segment';
-import { decodeOperation, encodeOperation } from '@shoal/shard';
+import type { ClockTag as WireClockTag } from '@shoal/consensus';
+import { decodeRecord, encodeOperation, type ClockTag } from '@shoal/shard';
 import type { LeadOrdering, ReplicaInfo } from './shard-replica.js';
 
 const utf8 = new TextEncoder();
@@ -38,6 +39,15 @@ function fromBytes(bytes: Uint8Array, what: string): unknown {
 }
 
 // ----- writes
+
+/** A clock tag as ShardRequest.clock_tag carries it. */
+export function clockTagToWire(tag: ClockTag | null): WireClockTag | null {
+  return tag === null ? null : { peerId: tag.peer, epoch: tag.epoch, clockId: tag.clock, clockTick: tag.tick };
+}
+
+export function clockTagFromWire(tag: WireClockTag | null): ClockTag | null {
+  return tag === null ? null : { peer: tag.peerId, epoch: tag.epoch, clock: tag.clockId, tick: tag.clockTick };
+}
 
 export interface UpdateCall {
   readonly lead: LeadOrdering | null;
@@ -65,7 +75,7 @@ export function decodeUpdate(bytes: Uint8Array): UpdateCall {
   const lead = header.lead === 'medium' || header.lead === 'strong' ? header.lead : null;
   const t = header.leadTimeoutMs;
   const leadTimeoutMs = typeof t === 'number' && Number.isFinite(t) && t > 0 ? t : null;
-  return { lead, leadTimeoutMs, op: decodeOperation(bytes.slice(4 + length)) };
+  return { lead, leadTimeoutMs, op: decodeRecord(bytes.slice(4 + length)).op };
 }
 
 export const encodeApplyResult = (result: ApplyResult): Uint8Array => toBytes(result);
@@ -175,8 +185,48 @@ export interface TransferBatchCall {
   readonly run: number;
   /** The number of the first message (1 for the first of a run). */
   readonly firstSeq: number;
-  /** Each message: an operation in the shard WAL's record format. */
+  /**
+   * Each message: an operation in the shard WAL's record format (its clock tag in it, for a
+   * forwarded write), or an applied-ticks seed (encodeTicksMessage).
+   */
   readonly records: readonly Uint8Array[];
+}
+
+/** A transfer message: a point operation (with its clock tag) or the source's applied ticks. */
+export type TransferMessage =
+  | { readonly kind: 'op'; readonly op: PointOperation; readonly tag: ClockTag | null }
+  | { readonly kind: 'ticks'; readonly ticks: readonly ClockTag[] };
+
+/** First byte of a ticks message: no WAL record format has this number. */
+const TICKS_MESSAGE = 0xf1;
+
+/** The source's applied-ticks map as a transfer message: the marker byte, then JSON [[peer, epoch, clock, tick], …]. */
+export function encodeTicksMessage(ticks: readonly ClockTag[]): Uint8Array {
+  const json = utf8.encode(JSON.stringify(ticks.map((t) => [t.peer, t.epoch, t.clock, t.tick])));
+  const out = new Uint8Array(1 + json.length);
+  out[0] = TICKS_MESSAGE;
+  out.set(json, 1);
+  return out;
+}
+
+function decodeTransferMessage(bytes: Uint8Array, malformed: () => ShoalError): TransferMessage {
+  if (bytes[0] !== TICKS_MESSAGE) {
+    const { op, tag } = decodeRecord(bytes);
+    return { kind: 'op', op, tag };
+  }
+  let entries: unknown;
+  try {
+    entries = JSON.parse(utf8Decode.decode(bytes.subarray(1)));
+  } catch {
+    throw malformed();
+  }
+  if (!Array.isArray(entries)) throw malformed();
+  const ticks = entries.map((entry: unknown): ClockTag => {
+    if (!Array.isArray(entry) || entry.length !== 4 || !entry.every(isCount)) throw malformed();
+    const [peer, epoch, clock, tick] = entry as [number, number, number, number];
+    return { peer, epoch, clock, tick };
+  });
+  return { kind: 'ticks', ticks };
 }
 
 /** u32 LE header length, the header JSON, then each message as a u32 LE length and its record. */
@@ -196,7 +246,7 @@ export function encodeTransferBatch(call: TransferBatchCall): Uint8Array {
   return out;
 }
 
-export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: number; readonly run: number; readonly firstSeq: number; readonly ops: PointOperation[] } {
+export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: number; readonly run: number; readonly firstSeq: number; readonly messages: TransferMessage[] } {
   const malformed = (): ShoalError => new ShoalError('bad_request', 'malformed transfer batch');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 4) throw malformed();
@@ -210,17 +260,17 @@ export function decodeTransferBatch(bytes: Uint8Array): { readonly transferId: n
   }
   const { transferId, run, firstSeq, count } = header;
   if (!isCount(transferId) || !isCount(run) || !isCount(firstSeq) || firstSeq < 1 || !isCount(count)) throw malformed();
-  const ops: PointOperation[] = [];
+  const messages: TransferMessage[] = [];
   let at = 4 + length;
   for (let i = 0; i < count; i++) {
     if (at + 4 > bytes.length) throw malformed();
     const size = view.getUint32(at, true);
     if (at + 4 + size > bytes.length) throw malformed();
-    ops.push(decodeOperation(bytes.slice(at + 4, at + 4 + size)));
+    messages.push(decodeTransferMessage(bytes.slice(at + 4, at + 4 + size), malformed));
     at += 4 + size;
   }
   if (at !== bytes.length) throw malformed();
-  return { transferId, run, firstSeq, ops };
+  return { transferId, run, firstSeq, messages };
 }
 
 function isCount(value: unknown): value is number {

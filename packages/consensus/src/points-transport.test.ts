@@ -33,11 +33,11 @@ describe('the Points service', () => {
     const uri = `http://127.0.0.1:${b.port}`;
     const r = await a.callPoints(uri, 'Search', request('q'), { timeoutMs: 2000 });
     expect(r.outcome === 'reply' && r.reply.ok && text(r.reply.body)).toBe('Search:q');
-    await a.callPoints(uri, 'Update', request('w', { clockTag: { peerId: 9, clockId: 1, clockTick: 12 }, metaIndex: 2 ** 33 + 5 }), { timeoutMs: 2000 });
+    await a.callPoints(uri, 'Update', request('w', { clockTag: { peerId: 9, epoch: 2 ** 34 + 1, clockId: 1, clockTick: 12 }, metaIndex: 2 ** 33 + 5 }), { timeoutMs: 2000 });
     await a.callPoints(uri, 'TransferBatch', request('t'), { timeoutMs: 2000 });
     expect(seen.map((s) => [s.collection, s.incarnation, s.shardId, s.clockTag, s.metaIndex])).toEqual([
       ['c', 2 ** 40 + 3, 7, null, 0],
-      ['c', 2 ** 40 + 3, 7, { peerId: 9, clockId: 1, clockTick: 12 }, 2 ** 33 + 5],
+      ['c', 2 ** 40 + 3, 7, { peerId: 9, epoch: 2 ** 34 + 1, clockId: 1, clockTick: 12 }, 2 ** 33 + 5],
       ['c', 2 ** 40 + 3, 7, null, 0],
     ]);
   });

@@ -35,9 +35,10 @@ export interface ControlRequest {
 export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info', 'TransferBatch', 'TransferStatus'] as const;
 export type PointsMethod = (typeof POINTS_METHODS)[number];
 
-/** Reserved for writes once shards record the ticks they applied (see ClockTag in p2p.proto). */
+/** A write's coordinator clock tag (see ClockTag in p2p.proto). */
 export interface ClockTag {
   readonly peerId: number;
+  readonly epoch: number;
   readonly clockId: number;
   readonly clockTick: number;
 }
@@ -193,8 +194,11 @@ export function decodeShardRequest(bytes: Uint8Array): ShardRequest | string {
     if (typeof incarnation !== 'number' || typeof shardId !== 'number' || typeof fromPeer !== 'number') return 'malformed ShardRequest';
     if (typeof metaIndex !== 'number') return 'malformed ShardRequest';
     const tag = (message as unknown as { clockTag?: unknown }).clockTag;
-    const t = f['clockTag'] as { peerId?: unknown; clockId?: unknown; clockTick?: unknown } | undefined;
-    const clockTag = tag === undefined || tag === null || t === undefined ? null : { peerId: Number(t.peerId ?? 0), clockId: Number(t.clockId ?? 0), clockTick: Number(t.clockTick ?? 0) };
+    const t = f['clockTag'] as { peerId?: unknown; epoch?: unknown; clockId?: unknown; clockTick?: unknown } | undefined;
+    const clockTag =
+      tag === undefined || tag === null || t === undefined
+        ? null
+        : { peerId: Number(t.peerId ?? 0), epoch: Number(t.epoch ?? 0), clockId: Number(t.clockId ?? 0), clockTick: Number(t.clockTick ?? 0) };
     return { clusterId, collection, incarnation, shardId, fromPeer, body, clockTag, metaIndex };
   } catch (error) {
     return `malformed ShardRequest: ${error instanceof Error ? error.message : String(error)}`;
