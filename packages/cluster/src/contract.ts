@@ -15,6 +15,7 @@ import type {
   WithVector,
 } from '@shoal/common';
 import type { AliasAction, CollectionConfig, CollectionPatch, ReplicaState, ShardKey, TransferMethod } from '@shoal/meta';
+import type { ShardArchive } from '@shoal/shard';
 import type { ReadConsistency, WriteOrdering } from './replica-set.js';
 
 export type { ReadConsistency, WriteOrdering } from './replica-set.js';
@@ -199,6 +200,11 @@ export interface CollectionsService {
   deleteCollection(name: string, options: RequestOptions): Promise<boolean>;
   collectionInfo(name: string, options?: RequestOptions): Promise<CollectionInfo>;
   collectionClusterInfo(name: string, options?: RequestOptions): Promise<CollectionClusterInfo>;
+  /**
+   * This node's replica of a shard as a shard archive (GET /collections/{c}/shards/{id}/snapshot),
+   * captured now; 404 when the shard does not exist or is not here. Absent: not served.
+   */
+  shardArchive?(name: string, shardId: number, options?: RequestOptions): Promise<ShardArchive>;
   /**
    * The config alone (cheap): what request parsing needs to know about vector spaces. A name this
    * node does not know makes it catch up with the cluster's metadata (ReadIndex) before the 404.

@@ -69,8 +69,10 @@ import { RemoteReplica, type PointsCaller, type ShardAddress } from './remote-re
 import { servePoints, type ReplicaHost } from './replica-service.js';
 import { DEFAULT_READ_CONSISTENCY, ReplicaSet, type Replica, type ReplicaSetHost } from './replica-set.js';
 import { localOptimizerSummary, reconfigureLocalShard } from './local-storage.js';
+import { exportLocalShard } from './shard-export.js';
 import { LocalShardReplica, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 import { ReplicaAdapter } from './replica-adapter.js';
+import type { ShardArchive } from '@shoal/shard';
 import { TransferManager } from './transfer-manager.js';
 import type { BeforeBatchHook, TransferHost } from './transfer-source.js';
 
@@ -755,6 +757,11 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       comment: this.transfers?.comment(meta.name, meta.createdIndex, t) ?? null,
     }));
     return { peerId: this.peerId, shardCount: shards.length, localShards, remoteShards, transfers };
+  }
+
+  async shardArchive(name: string, shardId: number, options: RequestOptions = {}): Promise<ShardArchive> {
+    const collection = await this.resolve(name, options);
+    return exportLocalShard(collection.meta, shardId, collection.adapters.get(shardId), this.peerId);
   }
 
   async collectionConfig(name: string, options: RequestOptions = {}): Promise<CollectionConfig> {

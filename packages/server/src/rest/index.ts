@@ -4,6 +4,7 @@ import { registerClusterRoutes } from './cluster.js';
 import { registerCollectionAdminRoutes } from './collections.js';
 import type { RestOptions } from './http.js';
 import { registerPointRoutes } from './points.js';
+import { registerShardSnapshotRoutes } from './shard-snapshot.js';
 import { registerUnsupportedRoutes } from './unsupported.js';
 
 export type { RestOptions } from './http.js';
@@ -14,5 +15,6 @@ export function registerCollectionRoutes(app: Hono, service: CollectionsService,
   registerCollectionAdminRoutes(app, service, options);
   registerClusterRoutes(app, service, options);
   registerPointRoutes(app, service, options);
+  registerShardSnapshotRoutes(app, service, options);
   registerUnsupportedRoutes(app, options);
 }

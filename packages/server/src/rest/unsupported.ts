@@ -11,7 +11,6 @@ const UNSUPPORTED: readonly (readonly [Method[], string, string])[] = [
   [['POST'], '/collections/:name/snapshots/upload', 'the collection snapshot API'],
   [['PUT'], '/collections/:name/snapshots/recover', 'the collection snapshot API'],
   [['GET', 'DELETE'], '/collections/:name/snapshots/:snapshot', 'the collection snapshot API'],
-  [['GET'], '/collections/:name/shards/:shard/snapshot', 'the shard snapshot API'],
   [['GET', 'POST'], '/collections/:name/shards/:shard/snapshots', 'the shard snapshot API'],
   [['POST'], '/collections/:name/shards/:shard/snapshots/upload', 'the shard snapshot API'],
   [['PUT'], '/collections/:name/shards/:shard/snapshots/recover', 'the shard snapshot API'],
