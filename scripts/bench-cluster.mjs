@@ -1,8 +1,9 @@
 // Search QPS through REST on a 3-node loopback cluster (127.0.0.1/2/3) against one standalone
 // node holding the same points. The cluster's collection has 3 shards with 2 replicas each; the
-// standalone node's has one shard. Both get the same seeded Gaussian vectors, uploaded with
-// indexing off and then indexed (indexing_threshold back to Qdrant's default), and are measured
-// only once every local replica reports all its vectors in HNSW graphs.
+// standalone node's has one shard. Both get the same seeded vectors (a mixture of Gaussians by
+// default; --data gauss for i.i.d. Gaussian, on which graphs find few true neighbours), uploaded
+// with indexing off and then indexed (indexing_threshold back to Qdrant's default), and are
+// measured only once every local replica reports all its vectors in HNSW graphs.
 //
 // Workloads: /points/query with limit 10 at a fixed hnsw_ef, and with params.exact. Concurrent
 // clients each loop over the same query set; the cluster's clients spread over the three nodes.
@@ -12,7 +13,7 @@
 // Needs a build (`npm run build`).
 //
 //   node scripts/bench-cluster.mjs [--points 100000] [--dim 128] [--clients 4] [--rounds 3]
-//     [--seconds 5] [--ef 64] [--queries 200]
+//     [--seconds 5] [--ef 64] [--queries 200] [--data mixture|gauss]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     ef: { type: 'string', default: '64' },
     queries: { type: 'string', default: '200' },
+    data: { type: 'string', default: 'mixture' },
   },
 });
 const POINTS = Number(values.points);
@@ -38,6 +40,11 @@ const ROUNDS = Math.max(1, Number(values.rounds));
 const SECONDS = Number(values.seconds);
 const EF = Number(values.ef);
 const QUERIES = Number(values.queries);
+if (values.data !== 'mixture' && values.data !== 'gauss') throw new Error(`--data must be mixture or gauss, got ${values.data}`);
+const MIXTURE = values.data === 'mixture';
+/** Mixture data: this many centres, N(0, 1) per coordinate; points spread around them with this sigma. */
+const CENTRES = 100;
+const SPREAD = 0.35;
 const BATCH = 1000;
 /**
  * indexing_threshold set once the upload is done, KB: Qdrant's default (10,000), or less when a
@@ -132,15 +139,27 @@ function gaussian(next, dim) {
   return out.slice(0, dim);
 }
 
+const centres = (() => {
+  const next = rng(7);
+  return Array.from({ length: CENTRES }, () => gaussian(next, DIM));
+})();
+
+/** One vector: i.i.d. Gaussian, or a centre of the mixture plus Gaussian noise (closer to real embeddings). */
+function vectorOf(next) {
+  if (!MIXTURE) return gaussian(next, DIM);
+  const centre = centres[Math.floor(next() * CENTRES)];
+  return gaussian(next, DIM).map((x, j) => Math.round((centre[j] + SPREAD * x) * 1e4) / 1e4);
+}
+
 function batchOf(from, to) {
   const next = rng(1_000_003 + from); // each batch its own stream: the same points whoever uploads them
   const points = [];
-  for (let id = from; id < to; id++) points.push({ id: id + 1, vector: gaussian(next, DIM) });
+  for (let id = from; id < to; id++) points.push({ id: id + 1, vector: vectorOf(next) });
   return points;
 }
 
 const queryNext = rng(99);
-const queries = Array.from({ length: QUERIES }, () => gaussian(queryNext, DIM));
+const queries = Array.from({ length: QUERIES }, () => vectorOf(queryNext));
 
 // ----- setup ------------------------------------------------------------------------------------
 
@@ -287,7 +306,7 @@ try {
 
   const f = (x, d = 0) => x.toFixed(d);
   const lines = [
-    `Search through REST, ${POINTS} x ${DIM}-d Gaussian (Cosine), limit 10, ${CLIENTS} concurrent clients, ${ROUNDS} interleaved rounds of ${SECONDS} s; median over rounds.`,
+    `Search through REST, ${POINTS} x ${DIM}-d ${MIXTURE ? `mixture of ${CENTRES} Gaussians` : 'Gaussian'} (Cosine), limit 10, ${CLIENTS} concurrent clients, ${ROUNDS} interleaved rounds of ${SECONDS} s; median over rounds.`,
     `Cluster: 3 nodes on 127.0.0.1/2/3, 3 shards x 2 replicas, default read consistency, clients spread over the nodes. Single: one node, one shard. All four processes on the same ${availableParallelism()} cores.`,
     '',
     '| search | single QPS | cluster QPS | cluster / single | single p50 / p99 ms | cluster p50 / p99 ms | recall@10 single / cluster |',
