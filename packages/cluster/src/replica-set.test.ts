@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ShoalError, type PointOperation, type Record_ } from '@shoal/common';
-import type { ReplicaMeta, ReplicaState, ShardMeta } from '@shoal/meta';
+import type { ReplicaMeta, ReplicaState, ShardMeta, ShardTransfer } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
 import { resolveById, resolveCount } from './merge.js';
 import { isRefusal, ReplicaSet, type DeadMarkOutcome, type FailedReplica, type ReplicaSetHost, type WritePolicy } from './replica-set.js';
@@ -51,23 +51,27 @@ interface Fixture {
   readonly replicas: Map<number, FakeReplica>;
   readonly marks: FailedReplica[][];
   shard: ShardMeta;
+  transfers: ShardTransfer[];
   markOutcome: DeadMarkOutcome;
+  /** Runs when a mark is proposed: what else the metadata committed before the mark applied here. */
+  onMark?: () => void;
 }
 
 function fixture(states: ReplicaState[], self = 1): Fixture {
   const replicas = new Map<number, FakeReplica>();
   const list: ReplicaMeta[] = states.map((state, i) => ({ peer: i + 1, state, generation: 5 }));
   for (const r of list) replicas.set(r.peer, new FakeReplica(r.peer, self));
-  const f: Fixture = { set: undefined as unknown as ReplicaSet, replicas, marks: [], shard: { id: 0, key: null, replicas: list }, markOutcome: 'done' };
+  const f: Fixture = { set: undefined as unknown as ReplicaSet, replicas, marks: [], shard: { id: 0, key: null, replicas: list }, transfers: [], markOutcome: 'done' };
   const host: ReplicaSetHost = {
     isLocal: (peer) => peer === self,
     shard: () => f.shard,
-    transfers: () => [],
+    transfers: () => f.transfers,
     metaIndex: () => 1,
     catchUpTo: async () => undefined,
     replica: (peer) => replicas.get(peer) as unknown as ShardReplica,
     markDead: async (failed: readonly FailedReplica[]) => {
       f.marks.push([...failed]);
+      f.onMark?.();
       return f.markOutcome;
     },
     backgroundFailure: () => undefined,
@@ -96,6 +100,22 @@ describe('ReplicaSet writes', () => {
     expect(await f.set.write(OP, policy(1), ctx())).toEqual({ ok: true });
     expect([1, 2, 3, 4].map((p) => f.replicas.get(p)!.writes.length)).toEqual([1, 0, 1, 0]);
     expect(f.marks.map((m) => m.map((r) => [r.peer, r.replica.state, r.replica.generation]))).toEqual([[[2, 'Active', 5]]]);
+  });
+
+  it('sends the write again when a transfer finished while its source failed on it (the new replica would lack it)', async () => {
+    // Peer 1 is the Partial target of a transfer from peer 2; this node (3) routes a write to 2 and 3.
+    const f = fixture(['Partial', 'Active', 'Active'], 3);
+    f.transfers = [{ shard: 0, from: 2, to: 1, sync: true, method: 'stream_records', startedIndex: 5, sourceGeneration: 5, createdTarget: false }];
+    f.replicas.get(2)!.behaviour = 'unreachable';
+    // Before the Dead mark of 2 applied here, the transfer finished: 1 is Active, and nobody sent it the write.
+    f.onMark = () => {
+      f.transfers = [];
+      f.shard = { ...f.shard, replicas: [{ peer: 1, state: 'Active', generation: 9 }, { peer: 2, state: 'Dead', generation: 10 }, { peer: 3, state: 'Active', generation: 5 }] };
+      f.onMark = undefined;
+    };
+    expect(await f.set.write(OP, policy(2), ctx())).toEqual({ ok: true });
+    expect([1, 2, 3].map((p) => f.replicas.get(p)!.writes.length)).toEqual([1, 0, 2]);
+    // Without the second round the write would have failed (1 Active ack) and left 1 without it.
   });
 
   it('fails the write when the Dead mark does not commit in time, or is refused', async () => {

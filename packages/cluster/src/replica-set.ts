@@ -199,15 +199,15 @@ export class ReplicaSet {
       const own = await calls[local]!;
       // The local replica did not take it, but others may have: judge the write as with wait=true
       // (so a replica that lacks what others applied is marked Dead, not left diverged).
-      if (!own.ok) return this.complete(calls, required, ctx);
-      void this.complete(calls, required, ctx).catch((error: unknown) => {
+      if (!own.ok) return this.complete(calls, required, ctx, targets);
+      void this.complete(calls, required, ctx, targets).catch((error: unknown) => {
         // Another replica was decided on an old view: the write goes again to the current one.
         if (error instanceof StaleView) return this.fanOut(op, { ...policy, wait: true }, ctx).catch((e: unknown) => this.host.backgroundFailure(e));
         this.host.backgroundFailure(error);
       });
       return own.value;
     }
-    return this.complete(calls, required, ctx);
+    return this.complete(calls, required, ctx, targets);
   }
 
   private leaseClock(): ClockLease | null {
@@ -236,7 +236,7 @@ export class ReplicaSet {
    * replicas did apply it, the refusing one is now behind them and is marked Dead like a failed
    * one, so it converges by recovery instead of staying diverged.
    */
-  private async complete(calls: readonly Promise<Outcome<ApplyResult>>[], required: number, ctx: CallContext): Promise<ApplyResult> {
+  private async complete(calls: readonly Promise<Outcome<ApplyResult>>[], required: number, ctx: CallContext, targets: readonly ReplicaMeta[]): Promise<ApplyResult> {
     const outcomes = await Promise.all(calls);
     const stale = outcomes.flatMap((o) => (!o.ok && o.error instanceof StaleView ? [o.error] : []));
     if (stale.length > 0) throw stale.reduce((a, b) => (b.index > a.index ? b : a));
@@ -250,6 +250,15 @@ export class ReplicaSet {
     }
     if (failed.length > 0) {
       const marked = await this.host.markDead(failed.map((f) => ({ peer: f.replica.peer, replica: f.replica })), ctx.deadlineMs);
+      // The marks are applied here now, and with them everything committed before them: a
+      // replica that joined the shard's writers since the write was routed (a transfer that
+      // finished while its source failed on this write) never got it, and marking the source
+      // Dead does not help it. The write goes again to the shard as it is now (the replicas that
+      // applied it apply it again, which changes nothing).
+      if (marked !== 'timeout') {
+        const joined = this.joinedSince(targets);
+        if (joined !== undefined) throw new StaleView(this.host.metaIndex(), `Service unavailable: the replica of shard ${this.shardId} on peer ${joined.peer} became ${joined.state} after the write was routed; the write goes to it again`);
+      }
       if (marked !== 'done') {
         const peers = failed.map((f) => f.replica.peer).join(', ');
         const why = marked === 'timeout' ? 'the change was not committed in time' : 'that would leave the shard without an Active replica, or the replica changed meanwhile';
@@ -262,6 +271,19 @@ export class ReplicaSet {
     }
     const own = acked.find((o) => this.host.isLocal(o.replica.peer)) ?? acked[0]!;
     return own.value;
+  }
+
+  /**
+   * A replica that takes direct writes in this node's current view but was not among `targets`
+   * (or was, at another generation): it may lack a write routed to `targets`.
+   */
+  private joinedSince(targets: readonly ReplicaMeta[]): ReplicaMeta | undefined {
+    const shard = this.host.shard();
+    if (shard === undefined) return undefined;
+    const transfers = this.host.transfers().filter((t) => t.shard === this.shardId);
+    return shard.replicas.find(
+      (r) => receivesWrites(r.state) && !transfers.some((t) => t.to === r.peer) && !targets.some((t) => t.peer === r.peer && t.generation === r.generation),
+    );
   }
 
   // ----- reads -------------------------------------------------------------------------------

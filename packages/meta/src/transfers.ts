@@ -88,7 +88,7 @@ export function finishTransfer(meta: CollectionMeta, op: Op<'finish_transfer'>, 
   let replicas: ReplicaMeta[];
   if (transfer.sync) replicas = shard.replicas.map((r) => (r === target ? active : r));
   else {
-    // A move takes the source's place in the placement order (the first replica leads strong writes).
+    // A move takes the source's place in the placement order.
     replicas = shard.replicas.filter((r) => r !== target).map((r) => (r === source ? active : r));
   }
   return withShard({ ...meta, transfers: meta.transfers.filter((t) => t !== transfer) }, { ...shard, replicas, fence: index });
