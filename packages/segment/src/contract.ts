@@ -156,6 +156,16 @@ export interface SegmentContract {
    * the image as of this call while later updates apply.
    */
   serialize(): Uint8Array[];
+  /**
+   * The segment as of this call, encoded later: what serialize() would return now, without
+   * holding the thread for the whole encoding. Taking it copies the vector rows; its encode()
+   * awaits `pause` between steps of about a MiB of work, and later updates do not change it.
+   */
+  captureImage(): SegmentImageCapture;
+}
+
+export interface SegmentImageCapture {
+  encode(pause: () => Promise<void>): Promise<Uint8Array[]>;
 }
 
 export type { JsonValue, PayloadSchemaType };

@@ -19,6 +19,8 @@ export interface ImageVectors {
   readonly present: Uint8Array;
   /** Rows of the points that have it, in point order, as stored (Cosine rows unit length). */
   readonly data: Float32Array;
+  /** When set, data is filled on demand: rows [0, n) are there once ensureRows(n) returns. */
+  readonly ensureRows?: (rows: number) => void;
 }
 
 export interface ImageContent {
@@ -35,7 +37,38 @@ interface Header {
   indexes: { field: string; params: PayloadIndexParams }[];
 }
 
+/** Bytes of work (JSON text written, bytes checksummed) between two steps of an image encoder. */
+export const IMAGE_STEP_BYTES = 1 << 20;
+/** Characters of JSON (ids, payloads) written between two steps. */
+const JSON_STEP_CHARS = IMAGE_STEP_BYTES / 16;
+/** Points whose ids or payloads are written as JSON in one go. */
+const POINTS_PER_SLICE = 128;
+
+/** The image's chunks, all at once. */
 export function encodeImage(content: ImageContent): Uint8Array[] {
+  const steps = imageSteps(content);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * The same chunks as encodeImage, with `pause` awaited after every IMAGE_STEP_BYTES or so of
+ * work: a large image is encoded without holding the thread for long. `content` must not change
+ * meanwhile (see Segment.captureImage).
+ */
+export async function encodeImageInSteps(content: ImageContent, pause: () => Promise<void>): Promise<Uint8Array[]> {
+  const steps = imageSteps(content);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await pause();
+  }
+}
+
+/** Encodes the image, yielding (no value) wherever the caller may pause; returns the chunks. */
+function* imageSteps(content: ImageContent): Generator<void, Uint8Array[], void> {
   assert(LITTLE_ENDIAN, 'segment images assume a little-endian host');
   const header: Header = {
     version: VERSION,
@@ -45,14 +78,51 @@ export function encodeImage(content: ImageContent): Uint8Array[] {
   };
   const encoder = new TextEncoder();
   const headerBytes = encoder.encode(encodeJson(header).text);
-  const pointsBytes = encoder.encode(encodeJson([content.ids, content.payloads]).text);
+  // The text of [ids, payloads], written a slice of points at a time: an array's text is its
+  // items' texts joined by commas, whichever of encodeJson's paths wrote each slice.
+  const pieces: Uint8Array[] = [];
+  const lists: readonly (readonly unknown[])[] = [content.ids, content.payloads];
+  for (let l = 0; l < lists.length; l++) {
+    const list = lists[l] as readonly unknown[];
+    let text = l === 0 ? '[[' : ',[';
+    for (let start = 0; start < list.length; start += POINTS_PER_SLICE) {
+      const slice = encodeJson(list.slice(start, start + POINTS_PER_SLICE)).text;
+      text += (start === 0 ? '' : ',') + slice.slice(1, -1);
+      // JSON costs far more per byte than the checksum: a step is a sixteenth as much text.
+      if (text.length >= JSON_STEP_CHARS) {
+        pieces.push(encoder.encode(text));
+        text = '';
+        yield;
+      }
+    }
+    pieces.push(encoder.encode(l === lists.length - 1 ? `${text}]]` : `${text}]`));
+  }
+  const pointsBytes = concat(pieces);
   const chunks: Uint8Array[] = [encoder.encode(MAGIC), u32(VERSION), u64(headerBytes.length), headerBytes];
   chunks.push(u64(pointsBytes.length), pointsBytes);
+  // Which chunk holds which space's rows, to have them copied in before they are read.
+  const rowsOf = new Map<Uint8Array, ImageVectors>();
   for (const v of content.vectors) {
-    chunks.push(v.present, new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength));
+    const rows = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
+    chunks.push(v.present, rows);
+    rowsOf.set(rows, v);
   }
   let crc = 0;
-  for (const chunk of chunks) crc = crc32c(chunk, 0, chunk.length, crc);
+  let pending = 0;
+  for (const chunk of chunks) {
+    const v = rowsOf.get(chunk);
+    const rowBytes = 4 * Math.max(1, v?.size ?? 1);
+    for (let start = 0; start < chunk.length; start += IMAGE_STEP_BYTES) {
+      const end = Math.min(chunk.length, start + IMAGE_STEP_BYTES);
+      v?.ensureRows?.(Math.ceil(end / rowBytes));
+      crc = crc32c(chunk, start, end, crc);
+      pending += end - start;
+      if (pending >= IMAGE_STEP_BYTES) {
+        pending = 0;
+        yield;
+      }
+    }
+  }
   chunks.push(u32(crc));
   return chunks;
 }

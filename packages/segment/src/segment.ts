@@ -54,10 +54,11 @@ import type {
   SearchParams,
   SegmentContract,
   SegmentSchema,
+  SegmentImageCapture,
   SegmentStats,
 } from './contract.js';
-import { encodeImage } from './image.js';
-import type { ImageContent } from './image.js';
+import { encodeImage, encodeImageInSteps } from './image.js';
+import type { ImageContent, ImageVectors } from './image.js';
 import { approxJsonBytes, cloneJson } from './json.js';
 import { passesThreshold, scoreOfKey } from './kernels.js';
 import { storedForm } from './datatype.js';
@@ -839,30 +840,59 @@ export class Segment implements SegmentContract {
     return encodeImage(this.imageContent());
   }
 
+  captureImage(): SegmentImageCapture {
+    const content = this.imageContent();
+    return { encode: (pause) => encodeImageInSteps(content, pause) };
+  }
+
+  /**
+   * The image's content as of now, sharing nothing that later updates change: ids are
+   * primitives; payload objects are shared, which is safe because a stored payload is replaced on
+   * every change, never changed in place (setPayload); vector rows are copied, those of a
+   * writable space on demand (ImageVectors.ensureRows) and, before any later write to a row
+   * captured here, all at once (VectorStore.beforeWriteBelow), so the copy is of this moment.
+   */
   private imageContent(): ImageContent {
     const offsets = this.liveOffsets();
-    const vectors = [...this.stores].map(([name, store]) => {
+    const used = this.used;
+    const vectors = [...this.stores].map(([name, store]): ImageVectors => {
       const present = new Uint8Array(offsets.length);
       let rows = 0;
-      offsets.forEach((offset, i) => {
-        if (store.has(offset)) {
+      for (let i = 0; i < offsets.length; i++) {
+        if (store.has(offsets[i] as number)) {
           present[i] = 1;
           rows++;
         }
+      }
+      const dim = store.dim;
+      const data = new Float32Array(rows * dim);
+      const ensureRows = rowCopier(store, offsets, present, data);
+      const vectors = { name, size: dim, distance: store.params.distance, present, data };
+      if (!(store instanceof VectorStore)) {
+        ensureRows(rows);
+        return vectors;
+      }
+      let forget: (() => void) | null = null;
+      const ensure = (wanted: number): void => {
+        if (ensureRows(wanted) === rows && forget !== null) {
+          forget();
+          forget = null;
+        }
+      };
+      if (rows > 0) forget = store.beforeWriteBelow(used, () => {
+        forget = null;
+        ensureRows(rows);
       });
-      const data = new Float32Array(rows * store.dim);
-      let row = 0;
-      offsets.forEach((offset) => {
-        if (store.has(offset)) data.set(store.row(offset), row++ * store.dim);
-      });
-      return { name, size: store.dim, distance: store.params.distance, present, data };
+      return { ...vectors, ensureRows: ensure };
     });
-    return {
-      ids: offsets.map((o) => this.ids[o] as PointId),
-      payloads: offsets.map((o) => this.payloads[o] as Payload),
-      vectors,
-      indexes: this.indexDefinitions(),
-    };
+    const ids = new Array<PointId>(offsets.length);
+    const payloads = new Array<Payload>(offsets.length);
+    for (let i = 0; i < offsets.length; i++) {
+      const offset = offsets[i] as number;
+      ids[i] = this.ids[offset] as PointId;
+      payloads[i] = this.payloads[offset] as Payload;
+    }
+    return { ids, payloads, vectors, indexes: this.indexDefinitions() };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -1005,4 +1035,31 @@ function isIntegerLike(v: FacetValue): boolean {
 
 function typeRank(v: FacetValue): number {
   return typeof v === 'boolean' ? 0 : isIntegerLike(v) ? 1 : 2;
+}
+
+/**
+ * Copies the rows of `offsets` whose `present` flag is set into `data`, packed in that order, up
+ * to a wanted row count per call, runs of consecutive offsets in one go; returns the rows copied
+ * so far. Without deletes a whole segment is one run.
+ */
+function rowCopier(store: SegmentSpace, offsets: readonly number[], present: Uint8Array, data: Float32Array): (wanted: number) => number {
+  const dim = store.dim;
+  let i = 0;
+  let row = 0;
+  return (wanted) => {
+    while (row < wanted && i < offsets.length) {
+      if (present[i] !== 1) {
+        i++;
+        continue;
+      }
+      const first = offsets[i] as number;
+      let j = i + 1;
+      while (j < offsets.length && present[j] === 1 && offsets[j] === first + (j - i) && row + (j - i) < wanted) j++;
+      if (store instanceof VectorStore) store.copyRows(first, j - i, data, row * dim);
+      else for (let k = 0; k < j - i; k++) data.set(store.row(first + k), (row + k) * dim);
+      row += j - i;
+      i = j;
+    }
+    return row;
+  };
 }

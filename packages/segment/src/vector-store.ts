@@ -60,6 +60,8 @@ export class VectorStore {
   private present = new Uint32Array(0);
   private count = 0;
   private view: Float32Array<ArrayBufferLike> = new Float32Array(0);
+  /** Readers of rows as they are now (an image being encoded), told before a row they read changes. */
+  private readers: { readonly below: number; readonly finish: () => void }[] = [];
   private readonly batch: (k: Kernels) => BatchKernel;
   private readonly range: (k: Kernels) => RangeKernel;
   /** +1 where the kernel gives a similarity, -1 where it gives a distance (keys: larger is better). */
@@ -133,6 +135,7 @@ export class VectorStore {
 
   /** Store an already-normalised row as is (loading an image). */
   setRaw(offset: number, row: Float32Array): void {
+    this.beforeWrite(offset);
     this.reserve(offset + 1);
     this.data().set(row, offset * this.dim);
     if (!this.has(offset)) {
@@ -143,6 +146,7 @@ export class VectorStore {
 
   remove(offset: number): void {
     if (!this.has(offset)) return;
+    this.beforeWrite(offset);
     this.present[offset >>> 5] = (this.present[offset >>> 5] as number) & ~(1 << (offset & 31));
     this.data().fill(0, offset * this.dim, (offset + 1) * this.dim);
     this.count--;
@@ -158,6 +162,33 @@ export class VectorStore {
   row(offset: number): Float32Array {
     assert(this.has(offset), 'vector not present');
     return this.data().subarray(offset * this.dim, (offset + 1) * this.dim);
+  }
+
+  /** Copies rows first..first+count-1 (each present) into `out` from `at`: one copy for the run. */
+  copyRows(first: number, count: number, out: Float32Array, at: number): void {
+    assert(count >= 0 && first + count <= this.rows, 'rows out of range');
+    out.set(this.data().subarray(first * this.dim, (first + count) * this.dim), at);
+  }
+
+  /**
+   * Calls `finish` (once) right before the first later write to a row below `below`, while the
+   * rows are still as they are now, so that a reader copying them piece by piece can take the
+   * rest first. Returns a function to call instead once the reader is done.
+   */
+  beforeWriteBelow(below: number, finish: () => void): () => void {
+    const reader = { below, finish };
+    this.readers.push(reader);
+    return () => {
+      this.readers = this.readers.filter((r) => r !== reader);
+    };
+  }
+
+  private beforeWrite(offset: number): void {
+    if (this.readers.length === 0) return;
+    const due = this.readers.filter((r) => offset < r.below);
+    if (due.length === 0) return;
+    this.readers = this.readers.filter((r) => offset >= r.below);
+    for (const reader of due) reader.finish();
   }
 
   /**

@@ -32,7 +32,7 @@ import { Wal, ensureDirDurable, parentDir, type WalOptions } from '@shoal/wal';
 import { decodeRecord, encodeOperation, type ClockTag } from './codec.js';
 import { defaultOptimizerConfig, vectorConfig, type OptimizerConfig } from './config.js';
 import type { JobExecutor } from './executor.js';
-import { decodeImage, encodeImage } from './image.js';
+import { decodeImage, encodeImage, yieldToEventLoop } from './image.js';
 import { decodeManifestParts, encodeManifestParts, type Manifest } from './manifest.js';
 import { Optimizer, REAL_SCHEDULER, type OptimizerInfo, type OptimizerScheduler } from './optimizer.js';
 import { loadSealedSegment, tombstoneBits } from './sealed-load.js';
@@ -532,8 +532,9 @@ export class LocalShard {
     if (this.failure !== null) throw this.writeBlocked();
     this.lastFlushMs = this.clock.nowMs();
     if (!this.imageBehind || !this.canSnapshot) return;
-    // One synchronous step: every part is the state as of `seq`. serialize() and the tombstone
-    // bitsets are copies: updates that apply while the file is written do not change them.
+    // One synchronous step: every part is the state as of `seq`. The manifest, the tombstone
+    // bitsets and the appendable segment's capture are copies: updates that apply while the
+    // image is encoded and written do not change them.
     const seq = this.appliedSeq;
     const setVersion = this.setVersion;
     const ticksVersion = this.ticksVersion;
@@ -548,7 +549,11 @@ export class LocalShard {
         return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
       }),
     };
-    const parts = encodeManifestParts(manifest, entries.map((entry) => tombstoneBits(entry.segment)), this.set.appendable.serialize());
+    const head = encodeManifestParts(manifest, entries.map((entry) => tombstoneBits(entry.segment)), []);
+    const appendable = this.set.appendable.captureImage();
+    // The end of the synchronous step: the appendable segment is encoded and checksummed in
+    // steps, letting requests (and consensus) run between them.
+    const parts = [...head, ...(await appendable.encode(yieldToEventLoop))];
     await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, await encodeImage(seq, parts));
     this.imageSeq = seq;
     this.imageSetVersion = setVersion;
