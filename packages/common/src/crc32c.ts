@@ -1,8 +1,12 @@
 // CRC-32C (Castagnoli), the checksum of every WAL record and segment image. Table-driven,
-// slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step.
+// slicing-by-8: eight 256-entry tables let the loop consume 8 bytes per step; on long ranges
+// (little-endian hosts) those 8 bytes are read as two 32-bit words.
 
 const POLY = 0x82f63b78; // reflected 0x1EDC6F41
 const TABLE = buildTable();
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** Shorter ranges skip the word loop: making its view costs more than it saves. */
+const WORDS_MIN_BYTES = 256;
 
 function buildTable(): Uint32Array {
   const table = new Uint32Array(8 * 256);
@@ -28,6 +32,27 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length, crc = 0):
   const t = TABLE;
   let c = ~crc >>> 0;
   let i = start;
+  if (LITTLE_ENDIAN && end - i >= WORDS_MIN_BYTES) {
+    // Up to a 4-byte boundary of the buffer one byte at a time, then 8 bytes per step read as
+    // two little-endian words (two loads instead of eight): the same tables, the same result.
+    for (; ((data.byteOffset + i) & 3) !== 0; i++) c = (t[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
+    const words = ((end - i) >>> 3) << 1;
+    const w = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    for (let k = 0; k < words; k += 2) {
+      const a = c ^ (w[k] as number);
+      const b = w[k + 1] as number;
+      c =
+        (t[1792 + (a & 0xff)] as number) ^
+        (t[1536 + ((a >>> 8) & 0xff)] as number) ^
+        (t[1280 + ((a >>> 16) & 0xff)] as number) ^
+        (t[1024 + (a >>> 24)] as number) ^
+        (t[768 + (b & 0xff)] as number) ^
+        (t[512 + ((b >>> 8) & 0xff)] as number) ^
+        (t[256 + ((b >>> 16) & 0xff)] as number) ^
+        (t[b >>> 24] as number);
+    }
+    i += words * 4;
+  }
   for (; i + 8 <= end; i += 8) {
     const a = (c ^ ((data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24))) >>> 0;
     c =
