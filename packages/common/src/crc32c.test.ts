@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cCombine } from './crc32c.js';
 import { seededRng } from './rng.js';
 
 /** One bit at a time, straight from the definition (reflected polynomial 0x82F63B78). */
@@ -40,6 +40,25 @@ describe('crc32c', () => {
       // Split anywhere, continued: the same as one call.
       const cut = start + int(end - start + 1);
       expect(crc32c(view, cut, end, crc32c(view, start, cut, seed))).toBe(crc32c(view, start, end, seed));
+    }
+  });
+});
+
+describe('crc32cCombine', () => {
+  it('is the CRC of the concatenation, for any split and lengths up to megabytes', () => {
+    const rng = seededRng(11);
+    const int = (n: number): number => Math.floor(rng.next() * n);
+    const bytes = Uint8Array.from({ length: 3 << 20 }, () => int(256));
+    const cases: [number, number][] = [[0, 0], [0, 1], [5, 5], [0, bytes.length], [1, bytes.length], [bytes.length, bytes.length]];
+    for (let trial = 0; trial < 60; trial++) {
+      const start = int(1000);
+      const end = start + int(trial < 40 ? 5000 : bytes.length - start);
+      cases.push([start, end]);
+    }
+    for (const [start, end] of cases) {
+      const cut = start + int(end - start + 1);
+      const whole = crc32c(bytes, start, end);
+      expect(crc32cCombine(crc32c(bytes, start, cut), crc32c(bytes, cut, end), end - cut)).toBe(whole);
     }
   });
 });

@@ -68,3 +68,42 @@ export function crc32c(data: Uint8Array, start = 0, end = data.length, crc = 0):
   for (; i < end; i++) c = (t[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/**
+ * The CRC-32C of a ++ b from crc32c(a), crc32c(b) and b's length, without reading the bytes:
+ * appending lenB zero bytes is a linear map on the CRC register, applied by repeated squaring of
+ * its 32x32 bit matrix (O(log lenB) matrix products of 32 words).
+ */
+export function crc32cCombine(crcA: number, crcB: number, lenB: number): number {
+  if (lenB <= 0) return crcA >>> 0; // crc32c of no bytes is 0: a ++ [] is a
+  // odd: the operator for one zero bit; then even/odd hold the operators for 2^k zero bits.
+  const odd = new Uint32Array(32);
+  const even = new Uint32Array(32);
+  odd[0] = POLY;
+  for (let n = 1; n < 32; n++) odd[n] = (1 << (n - 1)) >>> 0;
+  square(even, odd); // two zero bits
+  square(odd, even); // four zero bits
+  let crc = crcA >>> 0;
+  let remaining = lenB;
+  for (;;) {
+    square(even, odd); // one zero byte, then 4, 16, ... (every other power of two)
+    if (remaining % 2 === 1) crc = times(even, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+    square(odd, even);
+    if (remaining % 2 === 1) crc = times(odd, crc);
+    remaining = Math.floor(remaining / 2);
+    if (remaining === 0) break;
+  }
+  return (crc ^ crcB) >>> 0;
+}
+
+function times(matrix: Uint32Array, vector: number): number {
+  let sum = 0;
+  for (let i = 0, v = vector >>> 0; v !== 0; i++, v >>>= 1) if (v & 1) sum ^= matrix[i] as number;
+  return sum >>> 0;
+}
+
+function square(out: Uint32Array, matrix: Uint32Array): void {
+  for (let n = 0; n < 32; n++) out[n] = times(matrix, matrix[n] as number);
+}

@@ -165,7 +165,14 @@ export interface SegmentContract {
 }
 
 export interface SegmentImageCapture {
-  encode(pause: () => Promise<void>): Promise<Uint8Array[]>;
+  encode(pause: () => Promise<void>): Promise<SegmentImageBytes>;
+}
+
+export interface SegmentImageBytes {
+  /** What serialize() returns. */
+  readonly chunks: Uint8Array[];
+  /** CRC-32C of the chunks back to back, so that an enclosing file's checksum need not read them again. */
+  readonly crc: number;
 }
 
 export type { JsonValue, PayloadSchemaType };

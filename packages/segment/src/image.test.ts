@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeJson } from '@shoal/common';
+import { crc32c, encodeJson } from '@shoal/common';
 import type { Payload, PointId, PointStruct } from '@shoal/common';
 import { createSegment, loadSegment } from './load.js';
 import type { Segment } from './segment.js';
@@ -65,12 +65,12 @@ describe('segment image encoded in steps', () => {
     const s = filled(8000, 1);
     const whole = concat(s.serialize());
     let pauses = 0;
-    const stepped = concat(
-      await s.captureImage().encode(async () => {
-        pauses++;
-      }),
-    );
+    const encoded = await s.captureImage().encode(async () => {
+      pauses++;
+    });
+    const stepped = concat(encoded.chunks);
     expect(pauses).toBeGreaterThan(5);
+    expect(encoded.crc).toBe(crc32c(whole));
     expect(firstDifference(stepped, whole)).toBe(-1);
     const records = s.scroll({ filter: null, offset: null, limit: 10_000, withPayload: ALL, withVector: false }).points;
     const decoded = loadSegment(schema, [stepped]);
@@ -88,25 +88,24 @@ describe('segment image encoded in steps', () => {
       const r = rng(3);
       let pause = 0;
       let next = 10_000;
-      const got = concat(
-        await capture.encode(async () => {
-          // New points every step; from pause `writeAt` on, also changes to captured points.
-          s.apply({ kind: 'upsert', points: [randomPoint(r, next, next)] });
-          next++;
-          if (pause >= writeAt) {
-            const victim = int(r, 100, 7998);
-            s.apply({ kind: 'upsert', points: [randomPoint(r, victim, victim + 1)] });
-            s.apply({ kind: 'delete_points', selector: { kind: 'ids', ids: [victim + 1] } });
-            s.apply({ kind: 'update_vectors', points: [{ id: victim, vectors: new Map([['e', Float32Array.from([9, 9, 9, 9])]]) }] });
-            s.apply({ kind: 'set_payload', selector: { kind: 'ids', ids: [victim] }, payload: { changed: true }, key: null });
-          }
-          if (pause === writeAt + 2) {
-            // Most points gone: the segment compacts, moving rows to new stores.
-            s.apply({ kind: 'delete_points', selector: { kind: 'ids', ids: Array.from({ length: 7000 }, (_, k) => k) } });
-          }
-          pause++;
-        }),
-      );
+      const { chunks } = await capture.encode(async () => {
+        // New points every step; from pause `writeAt` on, also changes to captured points.
+        s.apply({ kind: 'upsert', points: [randomPoint(r, next, next)] });
+        next++;
+        if (pause >= writeAt) {
+          const victim = int(r, 100, 7998);
+          s.apply({ kind: 'upsert', points: [randomPoint(r, victim, victim + 1)] });
+          s.apply({ kind: 'delete_points', selector: { kind: 'ids', ids: [victim + 1] } });
+          s.apply({ kind: 'update_vectors', points: [{ id: victim, vectors: new Map([['e', Float32Array.from([9, 9, 9, 9])]]) }] });
+          s.apply({ kind: 'set_payload', selector: { kind: 'ids', ids: [victim] }, payload: { changed: true }, key: null });
+        }
+        if (pause === writeAt + 2) {
+          // Most points gone: the segment compacts, moving rows to new stores.
+          s.apply({ kind: 'delete_points', selector: { kind: 'ids', ids: Array.from({ length: 7000 }, (_, k) => k) } });
+        }
+        pause++;
+      });
+      const got = concat(chunks);
       expect(pause).toBeGreaterThan(5);
       expect(firstDifference(got, expected)).toBe(-1);
       expect(firstDifference(concat(s.serialize()), expected)).not.toBe(-1);

@@ -49,8 +49,14 @@ export function encodeImage(content: ImageContent): Uint8Array[] {
   const steps = imageSteps(content);
   for (;;) {
     const step = steps.next();
-    if (step.done === true) return step.value;
+    if (step.done === true) return step.value.chunks;
   }
+}
+
+export interface EncodedImage {
+  readonly chunks: Uint8Array[];
+  /** CRC-32C of all the chunks back to back (the stored checksum included). */
+  readonly crc: number;
 }
 
 /**
@@ -58,7 +64,7 @@ export function encodeImage(content: ImageContent): Uint8Array[] {
  * work: a large image is encoded without holding the thread for long. `content` must not change
  * meanwhile (see Segment.captureImage).
  */
-export async function encodeImageInSteps(content: ImageContent, pause: () => Promise<void>): Promise<Uint8Array[]> {
+export async function encodeImageInSteps(content: ImageContent, pause: () => Promise<void>): Promise<EncodedImage> {
   const steps = imageSteps(content);
   for (;;) {
     const step = steps.next();
@@ -68,7 +74,7 @@ export async function encodeImageInSteps(content: ImageContent, pause: () => Pro
 }
 
 /** Encodes the image, yielding (no value) wherever the caller may pause; returns the chunks. */
-function* imageSteps(content: ImageContent): Generator<void, Uint8Array[], void> {
+function* imageSteps(content: ImageContent): Generator<void, EncodedImage, void> {
   assert(LITTLE_ENDIAN, 'segment images assume a little-endian host');
   const header: Header = {
     version: VERSION,
@@ -123,8 +129,9 @@ function* imageSteps(content: ImageContent): Generator<void, Uint8Array[], void>
       }
     }
   }
-  chunks.push(u32(crc));
-  return chunks;
+  const tail = u32(crc);
+  chunks.push(tail);
+  return { chunks, crc: crc32c(tail, 0, tail.length, crc) };
 }
 
 export function decodeImage(chunks: readonly Uint8Array[]): ImageContent {

@@ -1,4 +1,4 @@
-import { ShoalError, crc32c } from '@shoal/common';
+import { ShoalError, crc32c, crc32cCombine } from '@shoal/common';
 
 // A segment image file, little-endian:
 //   [0, 8)    magic "SHOALIMG"
@@ -29,11 +29,17 @@ const CRC_SLICE_BYTES = 1024 * 1024;
 /** Lets pending I/O callbacks and timers run before the caller goes on. */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** The CRC-32C of parts[from..] back to back, known to the caller (who encoded them). */
+export interface KnownCrc {
+  readonly from: number;
+  readonly crc: number;
+}
+
 /**
  * The chunks of an image file holding `parts` as of WAL seq `seq`. The checksum of a large
  * image is computed in slices, yielding between them, so requests keep being served.
  */
-export async function encodeImage(seq: number, parts: readonly Uint8Array[]): Promise<Uint8Array[]> {
+export async function encodeImage(seq: number, parts: readonly Uint8Array[], known?: KnownCrc): Promise<Uint8Array[]> {
   const header = new Uint8Array(FIXED_BYTES + 8 * parts.length);
   const view = new DataView(header.buffer);
   header.set(MAGIC, 0);
@@ -46,7 +52,8 @@ export async function encodeImage(seq: number, parts: readonly Uint8Array[]): Pr
   parts.forEach((part, i) => setU64(view, FIXED_BYTES + 8 * i, part.length));
   let crc = crc32c(header, 16, header.length);
   let pending = 0;
-  for (const part of parts) {
+  const read = known === undefined ? parts : parts.slice(0, known.from);
+  for (const part of read) {
     for (let start = 0; start < part.length; start += CRC_SLICE_BYTES) {
       const end = Math.min(part.length, start + CRC_SLICE_BYTES);
       crc = crc32c(part, start, end, crc);
@@ -56,6 +63,11 @@ export async function encodeImage(seq: number, parts: readonly Uint8Array[]): Pr
         await yieldToEventLoop();
       }
     }
+  }
+  if (known !== undefined) {
+    let rest = 0;
+    for (let i = known.from; i < parts.length; i++) rest += (parts[i] as Uint8Array).length;
+    crc = crc32cCombine(crc, known.crc, rest);
   }
   view.setUint32(12, crc, true);
   return [header, ...parts];

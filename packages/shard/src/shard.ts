@@ -553,8 +553,11 @@ export class LocalShard {
     const appendable = this.set.appendable.captureImage();
     // The end of the synchronous step: the appendable segment is encoded and checksummed in
     // steps, letting requests (and consensus) run between them.
-    const parts = [...head, ...(await appendable.encode(yieldToEventLoop))];
-    await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, await encodeImage(seq, parts));
+    const encoded = await appendable.encode(yieldToEventLoop);
+    const parts = [...head, ...encoded.chunks];
+    // The appendable's bytes were checksummed as they were encoded: the image's CRC takes theirs.
+    const image = await encodeImage(seq, parts, { from: head.length, crc: encoded.crc });
+    await writeFileAtomic(this.options.fs, `${this.dir}/${IMAGE}`, image);
     this.imageSeq = seq;
     this.imageSetVersion = setVersion;
     this.imageTicksVersion = ticksVersion;
