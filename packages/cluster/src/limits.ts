@@ -69,6 +69,13 @@ export interface TransferTiming {
   readonly sourceSilentMsMax: number;
   /** A transfer whose target acknowledged nothing new for this long is aborted, ms (a stuck source or target). */
   readonly progressStallMsMax: number;
+  /** Bytes of a shard archive per message of a `snapshot` transfer (forwarded writes wait behind at most a few of them). */
+  readonly snapshotChunkBytes: number;
+  /**
+   * Bytes of forwarded writes a `snapshot` target holds in memory while its archive is still
+   * being restored; past it the transfer fails (and is aborted) instead of growing.
+   */
+  readonly snapshotBufferBytesMax: number;
 }
 
 export const TRANSFER_TIMING: TransferTiming = {
@@ -85,4 +92,6 @@ export const TRANSFER_TIMING: TransferTiming = {
   watchdogTickMs: 2_000,
   sourceSilentMsMax: 15_000,
   progressStallMsMax: 120_000,
+  snapshotChunkBytes: 1024 * 1024,
+  snapshotBufferBytesMax: 64 * 1024 * 1024,
 };

@@ -72,7 +72,7 @@ import { localOptimizerSummary, reconfigureLocalShard } from './local-storage.js
 import { exportLocalShard } from './shard-export.js';
 import { LocalShardReplica, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 import { ReplicaAdapter } from './replica-adapter.js';
-import type { ShardArchive } from '@shoal/shard';
+import { restoreShardArchive, type ShardArchive, type ShardArchiveHeader } from '@shoal/shard';
 import { TransferManager } from './transfer-manager.js';
 import type { BeforeBatchHook, TransferHost } from './transfer-source.js';
 
@@ -313,7 +313,8 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       if (own !== undefined) wanted.add(shardDirName(shard.id, own.storage));
     }
     for (const entry of await this.options.fs.list(collection.dir)) {
-      if (/^\d+(@\d+)?$/.test(entry) && !wanted.has(entry)) await this.options.fs.removeDir(`${collection.dir}/${entry}`);
+      // `.snapshot` (and its `.restoring`): a snapshot transfer's restore a crash cut short.
+      if (/^\d+(@\d+)?(\.snapshot(\.restoring)?)?$/.test(entry) && !wanted.has(entry)) await this.options.fs.removeDir(`${collection.dir}/${entry}`);
     }
   }
 
@@ -613,8 +614,49 @@ export class LocalNode implements CollectionsService, ReplicaHost {
         const collection = this.collections.get(name);
         return collection?.meta.createdIndex === incarnation ? collection.adapters.get(shardId) : undefined;
       },
+      restoreReplica: (name, incarnation, shardId, storage, chunks) => this.restoreReplica(name, incarnation, shardId, storage, chunks),
       log: (level, message, detail) => (level === 'warn' ? this.warn(message, detail) : this.options.onInfo?.(message, detail)),
     };
+  }
+
+  /**
+   * A `snapshot` transfer's target (TransferHost.restoreReplica): the archive is restored into
+   * `<replica dir>.snapshot` while the empty replica stays open (so the node never holds a closed
+   * replica for the length of a download); then, under the replica's lock, the empty replica is
+   * dropped, the restored directory renamed into its place (parent fsynced) and opened in the same
+   * adapter. A failure removes the restored directory; start-up removes one a crash left.
+   */
+  private async restoreReplica(name: string, incarnation: number, shardId: number, storage: number, chunks: AsyncIterable<Uint8Array>): Promise<ShardArchiveHeader> {
+    const fs = this.options.fs;
+    const collection = this.collections.get(name);
+    const adapter = collection?.meta.createdIndex === incarnation ? collection.adapters.get(shardId) : undefined;
+    const gone = (): ShoalError => new ShoalError('conflict', `Conflict: the replica of shard ${shardId} of \`${name}\` for transfer ${storage} is no longer open on peer ${this.peerId}`);
+    if (collection === undefined || adapter === undefined || adapter.storage !== storage) throw gone();
+    const current = (): boolean => !adapter.isClosed && collection.adapters.get(shardId) === adapter && this.collections.get(name) === collection;
+    const dir = `${collection.dir}/${shardDirName(shardId, storage)}`;
+    const staged = `${dir}.snapshot`;
+    await fs.removeDir(staged);
+    try {
+      const header = await restoreShardArchive(fs, chunks, staged);
+      await adapter.replaceReplica(async (old) => {
+        if (!current()) throw gone();
+        await old.drop();
+        await fs.rename(staged, dir);
+        await fs.syncDir(collection.dir);
+        const replica = await this.options.openShard(dir, collection.meta, shardId);
+        if (!current()) {
+          await replica.drop();
+          throw gone();
+        }
+        collection.local.set(shardId, replica);
+        return replica;
+      });
+      await this.reconcileIndexes(collection);
+      return header;
+    } catch (error) {
+      await fs.removeDir(staged).catch(() => undefined);
+      throw error;
+    }
   }
 
   // ----- resolving names -----------------------------------------------------------------------
@@ -1104,12 +1146,12 @@ class MissingReplica implements ShardReplica {
 }
 
 /**
- * The transfer methods this node runs. snapshot and wal_delta need the shard archive and clock
- * tags; asking for them is refused rather than silently run as stream_records.
+ * The transfer methods this node runs. wal_delta needs gap refusal and a WAL read from a seq;
+ * asking for it is refused rather than silently run as stream_records.
  */
 function checkTransferMethod(method: TransferMethod): TransferMethod {
-  if (method === 'stream_records') return method;
-  throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node yet; use stream_records`);
+  if (method === 'stream_records' || method === 'snapshot') return method;
+  throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node yet; use stream_records or snapshot`);
 }
 
 /** The shards of `groups` in the order readShards asks them. */

@@ -98,12 +98,17 @@ export class ReplicaAdapter implements DirectWrites {
   private closed = false;
 
   constructor(
-    readonly replica: Replica,
+    private current: Replica,
     /** The shard's fence as this node knows it now. */
     private readonly fence: FenceCheck,
     /** The storage key (ReplicaMeta.storage) this replica was opened for. */
     readonly storage: number | undefined,
   ) {}
+
+  /** The replica written to (another one once a `snapshot` transfer's target restored its archive). */
+  get replica(): Replica {
+    return this.current;
+  }
 
   /** A direct write: fenced (unless `metaIndex` is null), applied, and forwarded to a running transfer. */
   async update(op: PointOperation, metaIndex: number | null, tag: ClockTag | null = null): Promise<ApplyResult> {
@@ -149,6 +154,29 @@ export class ReplicaAdapter implements DirectWrites {
     });
   }
 
+  /**
+   * Runs `first` under the lock held exclusively; when `start(value)` says so, writes are queued
+   * on `forwarder` from this same step on. A `snapshot` source captures the shard here: every
+   * write is in the capture or forwarded after it, none in both or neither.
+   */
+  tryStartForwarding<T>(forwarder: Forwarder, first: () => T, start: (value: T) => boolean): Promise<T> {
+    return this.exclusive(async () => {
+      const value = first();
+      if (start(value)) this.forwarder = forwarder;
+      return value;
+    });
+  }
+
+  /**
+   * Replaces the replica (a `snapshot` target: the empty replica opened when the transfer
+   * started gives way to the restored one), holding the lock exclusively while `swap` runs.
+   */
+  replaceReplica(swap: (old: Replica) => Promise<Replica>): Promise<void> {
+    return this.exclusive(async () => {
+      this.current = await swap(this.current);
+    });
+  }
+
   /** Stops queueing writes on `forwarder` (if it is still the one). Takes no lock: a transfer ends while writes wait for it. */
   stopForwarding(forwarder: Forwarder): void {
     if (this.forwarder === forwarder) this.forwarder = null;
@@ -164,5 +192,10 @@ export class ReplicaAdapter implements DirectWrites {
    */
   markClosed(): void {
     this.closed = true;
+  }
+
+  /** The replica left this node (markClosed). */
+  get isClosed(): boolean {
+    return this.closed;
   }
 }

@@ -1,12 +1,12 @@
 // A local replica of a shard as an archive (GET /collections/{c}/shards/{id}/snapshot, and the
-// `snapshot` transfer once it streams one): captured under the replica's update lock, held
+// `snapshot` transfer, which also starts forwarding in the capture's step): captured under the replica's update lock, held
 // exclusively for one synchronous step, so the archive holds every write applied before it and
 // none after. What blocks a clean capture (a write between its WAL append and its apply, a frozen
 // segment waiting for its files) is waited for outside the lock, and the capture tried again.
 import { ShoalError, notFound as notFoundError } from '@shoal/common';
 import type { CollectionMeta } from '@shoal/meta';
 import { LocalShard, prepareShardArchive, type ShardArchive, type ShardCapture } from '@shoal/shard';
-import type { ReplicaAdapter } from './replica-adapter.js';
+import type { Forwarder, ReplicaAdapter } from './replica-adapter.js';
 
 /** How long a capture waits for what blocks it (a frozen segment being sealed) before a 503. */
 export const SHARD_CAPTURE_WAIT_MS = 120_000;
@@ -42,9 +42,23 @@ export async function exportLocalShard(
   return prepareShardArchive(capture, { collection: meta.name, incarnation: meta.createdIndex, shardId });
 }
 
-async function captureUnderLock(adapter: ReplicaAdapter, shard: LocalShard, deadlineMs: number): Promise<ShardCapture> {
+/**
+ * A `snapshot` transfer's start: the capture and the start of forwarding to `forwarder` in one
+ * step under the lock held exclusively, so every write is in the capture or forwarded after it
+ * (a delete applied after the capture reaches the target after the archive: the point does not
+ * come back). Waits outside the lock for what blocks a clean capture, as the export does.
+ */
+export function captureAndForward(adapter: ReplicaAdapter, forwarder: Forwarder, deadlineMs = performance.now() + SHARD_CAPTURE_WAIT_MS): Promise<ShardCapture> {
+  const shard = adapter.replica;
+  if (!(shard instanceof LocalShard)) return Promise.reject(new ShoalError('storage', 'the source replica is not a local shard'));
+  return captureUnderLock(adapter, shard, deadlineMs, forwarder);
+}
+
+async function captureUnderLock(adapter: ReplicaAdapter, shard: LocalShard, deadlineMs: number, forwarder: Forwarder | null = null): Promise<ShardCapture> {
   for (;;) {
-    const attempt = await adapter.exclusive(async () => shard.captureForExport());
+    const attempt = forwarder === null
+      ? await adapter.exclusive(async () => shard.captureForExport())
+      : await adapter.tryStartForwarding(forwarder, () => shard.captureForExport(), (taken) => 'capture' in taken);
     if ('capture' in attempt) return attempt.capture;
     const left = deadlineMs - performance.now();
     if (left <= 0) throw new ShoalError('unavailable', `Service unavailable: the shard could not be captured in time (${attempt.blocked})`);

@@ -82,14 +82,23 @@ describe('transfer call bodies', () => {
   it('carry the transfer id, the first number and the operations exactly; refuse malformed ones', () => {
     const ops: PointOperation[] = [del(1), { kind: 'upsert', points: [{ id: 2n ** 63n, vectors: new Map([['', Float32Array.from([0.5])]]), payload: { a: 1 } }] }];
     const back = wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 2 ** 40, run: 9, firstSeq: 7, records: ops.map((op) => encodeOperation(op)) }));
-    expect(back).toEqual({ transferId: 2 ** 40, run: 9, firstSeq: 7, messages: ops.map((op) => ({ kind: 'op', op, tag: null })) });
+    expect(back).toEqual({ transferId: 2 ** 40, run: 9, firstSeq: 7, messages: ops.map((op) => ({ kind: 'op', op, tag: null, size: encodeOperation(op).length })) });
     // The applied-ticks seed and a forwarded write with its clock tag.
     const tag = { peer: 3, epoch: 2 ** 35, clock: 4, tick: 17 };
     const ticks = [tag, { peer: 5, epoch: 1, clock: 1, tick: 1 }];
     const seeded = wire.decodeTransferBatch(
       wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [wire.encodeTicksMessage(ticks), encodeOperation(del(3), tag)] }),
     );
-    expect(seeded.messages).toEqual([{ kind: 'ticks', ticks }, { kind: 'op', op: del(3), tag }]);
+    expect(seeded.messages).toEqual([{ kind: 'ticks', ticks }, { kind: 'op', op: del(3), tag, size: encodeOperation(del(3), tag).length }]);
+    // Pieces of a shard archive as they are, and its end with the archive's size.
+    const piece = Uint8Array.from([0xf1, 0, 255, 7]);
+    const archive = wire.decodeTransferBatch(
+      wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [wire.encodeArchiveMessage(piece), wire.encodeArchiveMessage(new Uint8Array(0)), wire.encodeArchiveEndMessage(4)] }),
+    );
+    expect(archive.messages).toEqual([{ kind: 'archive', bytes: piece }, { kind: 'archive', bytes: new Uint8Array(0) }, { kind: 'archive_end', size: 4 }]);
+    const badEnd = wire.encodeArchiveEndMessage(4);
+    badEnd[badEnd.length - 2] = 0x2d;
+    expect(() => wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [badEnd] }))).toThrow(/malformed/);
     const badTicks = wire.encodeTicksMessage(ticks);
     badTicks[badTicks.length - 2] = 0x2d; // a negative tick
     expect(() => wire.decodeTransferBatch(wire.encodeTransferBatch({ transferId: 1, run: 1, firstSeq: 1, records: [badTicks] }))).toThrow(/malformed/);

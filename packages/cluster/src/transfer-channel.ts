@@ -14,8 +14,10 @@ export type TransferSend = (firstSeq: number, ops: readonly EncodedOp[]) => Prom
 export interface EncodedOp {
   readonly op: PointOperation | null;
   readonly bytes: Uint8Array;
-  /** A batch of copied points (not a forwarded write): what the test hook may hold back. */
+  /** A batch of copied points or a piece of a shard archive (not a forwarded write): what the test hook may hold back. */
   readonly copied: boolean;
+  /** A piece or the end of a shard archive (`snapshot` transfers). */
+  readonly archive?: boolean;
 }
 
 /** Refused by the target: sending again cannot help. */
@@ -99,6 +101,19 @@ export class TransferChannel implements Forwarder {
   enqueueCopy(op: PointOperation): Promise<void> {
     const item = this.newItem();
     item.message = { op, bytes: this.options.encode(op, null), copied: true };
+    item.state = 'ready';
+    this.queue.push(item);
+    this.pump();
+    return item.done;
+  }
+
+  /**
+   * Queues a piece (or the end) of a shard archive, already encoded as a message; resolves once
+   * the target took it (rejects if the channel failed, like a copied batch).
+   */
+  enqueueArchive(bytes: Uint8Array): Promise<void> {
+    const item = this.newItem();
+    item.message = { op: null, bytes, copied: true, archive: true };
     item.state = 'ready';
     this.queue.push(item);
     this.pump();

@@ -10,23 +10,132 @@
 import { ShoalError } from '@shoal/common';
 import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer } from '@shoal/meta';
 import type { ShardRequest } from '@shoal/consensus';
-import type { TransferTiming } from './limits.js';
+import type { ShardArchiveHeader } from '@shoal/shard';
+import { TRANSFER_TIMING, type TransferTiming } from './limits.js';
+import type { ReplicaAdapter } from './replica-adapter.js';
+import type { Replica } from './replica-set.js';
 import type { ShardAddress } from './remote-replica.js';
 import { transferCurrent, transferKey, TransferSource, type BeforeBatchHook, type TransferHost, type TransferKey } from './transfer-source.js';
 import * as wire from './wire.js';
 
-/** The receiving end of one transfer: applies its messages once each, in order. */
-class TargetSession {
+/**
+ * Pieces of a shard archive on their way from a transfer's messages to the restore
+ * (restoreShardArchive reads it as an async iterable): one piece offered at a time, and `push`
+ * resolves once the restore took it, so the target holds at most one piece beyond what the
+ * restore has written.
+ */
+export class ArchiveFeed implements AsyncIterable<Uint8Array> {
+  private offered: { readonly bytes: Uint8Array; readonly taken: () => void; readonly failed: (error: unknown) => void } | null = null;
+  private puller: { readonly resolve: (r: IteratorResult<Uint8Array>) => void; readonly reject: (error: unknown) => void } | null = null;
+  private ended = false;
+  private failure: unknown = null;
+
+  push(bytes: Uint8Array): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.ended || this.offered !== null) return Promise.reject(new Error('archive feed: a piece after the end, or two at once'));
+    if (this.puller !== null) {
+      const puller = this.puller;
+      this.puller = null;
+      puller.resolve({ value: bytes, done: false });
+      return Promise.resolve();
+    }
+    return new Promise((taken, failed) => (this.offered = { bytes, taken, failed }));
+  }
+
+  /** Every piece was pushed. */
+  end(): void {
+    this.ended = true;
+    const puller = this.puller;
+    this.puller = null;
+    puller?.resolve({ value: undefined, done: true });
+  }
+
+  /** The restore fails with `error` (and a push waiting for it too). */
+  fail(error: unknown): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    this.offered?.failed(error);
+    this.offered = null;
+    this.puller?.reject(error);
+    this.puller = null;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => {
+        if (this.offered !== null) {
+          const offered = this.offered;
+          this.offered = null;
+          offered.taken();
+          return Promise.resolve({ value: offered.bytes, done: false });
+        }
+        if (this.failure !== null) return Promise.reject(this.failure);
+        if (this.ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => (this.puller = { resolve, reject }));
+      },
+      return: () => {
+        this.fail(new Error('archive feed: the restore stopped reading'));
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+}
+
+/** A `snapshot` target until its archive's end message: the restore, and the forwarded writes held for after it. */
+interface Restoring {
+  feed: ArchiveFeed | null;
+  done: Promise<ShardArchiveHeader> | null;
+  /** Archive bytes received. */
+  received: number;
+  /** Forwarded writes (and any seed) received before the restore completed, in order. */
+  readonly held: wire.TransferMessage[];
+  heldBytes: number;
+}
+
+/** A ticks message's share of the buffer bound (per entry; its encoded size is not kept). */
+const TICK_ENTRY_BYTES = 64;
+
+/**
+ * The receiving end of one transfer: applies its messages once each, in order.
+ *
+ * A `snapshot` transfer's target first receives the archive: its pieces go to the restore as
+ * they arrive (into a directory beside the replica's, see TransferHost.restoreReplica), and the
+ * writes forwarded meanwhile are held in memory, in order, up to `snapshotBufferBytesMax` bytes
+ * (past it the transfer fails and is aborted rather than grow). At the archive's end message the
+ * restore completes (every CRC checked, fsynced), the restored replica replaces the empty one,
+ * the archive's applied ticks are installed, the held writes are applied in order, and only then
+ * is the end message acknowledged. Messages after it are applied as they come.
+ *
+ * Held writes are acknowledged when they arrive, before they are durable here. That loses no
+ * acknowledged write: the source applied each one durably before forwarding it, and its
+ * coordinator counted only Active replicas toward write_consistency_factor; this target is
+ * Partial, takes no direct writes and counts for none. If this node crashes, the held writes are
+ * gone with its transfer state, but the transfer is not resumed: the node aborts every transfer it
+ * was an end of when it starts (or the leader's watchdog does), the half-filled replica is removed
+ * (or Dead again), and a new transfer starts from an empty replica. The only step that makes this
+ * replica count, finish_transfer, is proposed after the source's flush, which waits for the end
+ * message's acknowledgement, i.e. for the held writes to be applied and durable.
+ */
+export class TargetSession {
   private lastSeq = 0;
   /** The source run this target takes messages from: the first it heard from. */
   private run: number | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private failed: string | null = null;
+  private restoring: Restoring | null;
 
   constructor(
     private readonly key: TransferKey,
     private readonly host: TransferHost,
-  ) {}
+    private readonly bufferBytesMax: number = TRANSFER_TIMING.snapshotBufferBytesMax,
+  ) {
+    this.restoring = key.transfer.method === 'snapshot' ? { feed: null, done: null, received: 0, held: [], heldBytes: 0 } : null;
+  }
+
+  /** The transfer ended here: a restore still running fails (and leaves nothing behind). */
+  cancel(): void {
+    this.restoring?.feed?.fail(new Error('the transfer ended'));
+  }
 
   apply(sourceRun: number, firstSeq: number, ops: readonly wire.TransferMessage[]): Promise<number> {
     const run = async (): Promise<number> => {
@@ -36,27 +145,22 @@ class TargetSession {
       this.run = sourceRun;
       if (firstSeq > this.lastSeq + 1) throw new ShoalError('conflict', `Conflict: transfer message ${firstSeq} arrived, ${this.lastSeq + 1} was expected`);
       const fresh = ops.slice(this.lastSeq + 1 - firstSeq);
-      const { collection, incarnation, transfer } = this.key;
-      const adapter = this.host.adapter(collection, incarnation, transfer.shard);
-      if (adapter === undefined || adapter.storage !== transfer.startedIndex) {
-        throw new ShoalError('conflict', `Conflict: the target replica of transfer ${transfer.startedIndex} is not open on peer ${this.host.peerId}`);
-      }
+      const adapter = this.openAdapter();
       try {
         // Appended in call order, applied in that order; a forwarded write naming points not
         // copied yet changes nothing for them (their batch brings them as they are now). The
         // source's applied ticks (its first message) are taken before the writes that follow
         // them, so forwarded writes continue their clocks here.
-        const replica = adapter.replica;
-        await Promise.all(
-          fresh.map((m) => {
-            if (m.kind === 'op') return replica.update(m.op, m.tag);
-            if (replica.installTicks === undefined) return Promise.resolve();
-            return replica.installTicks(m.ticks);
-          }),
-        );
+        const applying: Promise<void>[] = [];
+        for (const m of fresh) {
+          if (this.restoring !== null) await this.takeDuringRestore(this.restoring, m);
+          else applying.push(applyMessage(adapter.replica, m));
+        }
+        await Promise.all(applying);
       } catch (error) {
         // Part of the messages may be applied: the transfer cannot go on from here.
         this.failed = error instanceof Error ? error.message : String(error);
+        this.restoring?.feed?.fail(error);
         throw new ShoalError('conflict', `Conflict: applying transfer messages failed: ${this.failed}`);
       }
       this.lastSeq = Math.max(this.lastSeq, firstSeq + ops.length - 1);
@@ -66,6 +170,67 @@ class TargetSession {
     const result = this.tail.then(run, run);
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  private openAdapter(): ReplicaAdapter {
+    const { collection, incarnation, transfer } = this.key;
+    const adapter = this.host.adapter(collection, incarnation, transfer.shard);
+    if (adapter === undefined || adapter.storage !== transfer.startedIndex) {
+      throw new ShoalError('conflict', `Conflict: the target replica of transfer ${transfer.startedIndex} is not open on peer ${this.host.peerId}`);
+    }
+    return adapter;
+  }
+
+  /** A message of a `snapshot` transfer before its archive is restored. */
+  private async takeDuringRestore(r: Restoring, m: wire.TransferMessage): Promise<void> {
+    switch (m.kind) {
+      case 'archive': {
+        if (r.feed === null) {
+          const { collection, incarnation, transfer } = this.key;
+          const feed = new ArchiveFeed();
+          r.feed = feed;
+          r.done = this.host.restoreReplica(collection, incarnation, transfer.shard, transfer.startedIndex, feed);
+          // A failed restore fails the piece waiting for it (and the calls after it).
+          r.done.catch((error: unknown) => feed.fail(error));
+        }
+        r.received += m.bytes.length;
+        await Promise.race([r.feed.push(m.bytes), r.done!.then(() => undefined)]);
+        return;
+      }
+      case 'op':
+      case 'ticks': {
+        r.heldBytes += m.kind === 'op' ? m.size : TICK_ENTRY_BYTES * (m.ticks.length + 1);
+        if (r.heldBytes > this.bufferBytesMax) {
+          throw new Error(`writes forwarded while the snapshot is restored exceed ${this.bufferBytesMax} bytes; the transfer is given up`);
+        }
+        r.held.push(m);
+        return;
+      }
+      case 'archive_end': {
+        if (r.feed === null || r.done === null) throw new Error('the snapshot ended before any of it arrived');
+        if (m.size !== r.received) throw new Error(`the snapshot's end names ${m.size} bytes, ${r.received} arrived`);
+        r.feed.end();
+        const header = await r.done;
+        // The restored replica replaced the empty one (same adapter, same storage key).
+        const replica = this.openAdapter().replica;
+        if (header.appliedTicks !== null && header.appliedTicks.length > 0) await replica.installTicks?.(header.appliedTicks);
+        await Promise.all(r.held.map((held) => applyMessage(replica, held)));
+        this.restoring = null;
+        return;
+      }
+    }
+  }
+}
+
+function applyMessage(replica: Replica, m: wire.TransferMessage): Promise<void> {
+  switch (m.kind) {
+    case 'op':
+      return replica.update(m.op, m.tag).then(() => undefined);
+    case 'ticks':
+      return replica.installTicks === undefined ? Promise.resolve() : replica.installTicks(m.ticks);
+    case 'archive':
+    case 'archive_end':
+      return Promise.reject(new Error('a snapshot message in a transfer that is not receiving one'));
   }
 }
 
@@ -141,6 +306,7 @@ export class TransferManager {
     clearInterval(this.watchdogTimer);
     for (const source of this.sources.values()) source.cancel();
     this.sources.clear();
+    for (const session of this.targets.values()) session.cancel();
     this.targets.clear();
   }
 
@@ -159,7 +325,7 @@ export class TransferManager {
           if (this.sources.get(id) === source) this.sources.delete(id);
         });
       }
-      if (role === 'target' && !this.targets.has(id)) this.targets.set(id, new TargetSession(key, this.host));
+      if (role === 'target' && !this.targets.has(id)) this.targets.set(id, new TargetSession(key, this.host, this.options.timing.snapshotBufferBytesMax));
     }
     for (const [id, source] of this.sources) {
       if (live.has(id)) continue;
@@ -167,8 +333,9 @@ export class TransferManager {
       this.sources.delete(id);
     }
     let received = false;
-    for (const id of [...this.targets.keys()]) {
+    for (const [id, session] of [...this.targets]) {
       if (live.has(id)) continue;
+      session.cancel();
       this.targets.delete(id);
       received = true;
     }

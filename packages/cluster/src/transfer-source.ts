@@ -14,12 +14,21 @@
 //    forwarded message can still be in flight after the flush: no end-of-stream message is
 //    needed for the target to take direct writes in order.
 // Any failure (target unreachable, refused, a storage error) aborts the transfer by its id.
+//
+// `snapshot` differs in steps 2 and 3: in one step under the update lock the shard is captured
+// (LocalShard.captureForExport, files pinned) and forwarding starts, so every write is in the
+// archive or forwarded after it. The archive then streams on the same ordered queue in pieces of
+// `snapshotChunkBytes`, at most SNAPSHOT_WINDOW of them unacknowledged: a forwarded write waits
+// behind a few pieces, not behind the whole archive. The target restores the archive, applies
+// the writes forwarded meanwhile in order, and only then acknowledges the archive's end message;
+// step 4's flush waits for that acknowledgement, so finish_transfer follows the buffered writes.
 import type { PointId, PointStruct } from '@shoal/common';
 import type { ApplyOutcome, MetaOperation, MetaState, ShardTransfer } from '@shoal/meta';
-import { encodeOperation } from '@shoal/shard';
+import { encodeOperation, prepareShardArchive, type ShardArchiveHeader } from '@shoal/shard';
 import type { TransferTiming } from './limits.js';
 import type { ReplicaAdapter } from './replica-adapter.js';
 import type { PointsCaller } from './remote-replica.js';
+import { captureAndForward } from './shard-export.js';
 import { TransferChannel, TransferRefused, type EncodedOp } from './transfer-channel.js';
 import * as wire from './wire.js';
 
@@ -37,11 +46,32 @@ export interface TransferHost {
   readonly callPoints: PointsCaller;
   /** This node's open replica of the shard, if any. */
   adapter(collection: string, incarnation: number, shardId: number): ReplicaAdapter | undefined;
+  /**
+   * A `snapshot` target: restores the archive read from `chunks` into a directory beside that of
+   * the (empty) replica opened for transfer `storage`, then, holding the replica's update lock,
+   * drops the empty replica, moves the restored directory in its place and opens it in the same
+   * adapter; resolves with the archive's header. A failure leaves nothing of the archive behind.
+   */
+  restoreReplica(collection: string, incarnation: number, shardId: number, storage: number, chunks: AsyncIterable<Uint8Array>): Promise<ShardArchiveHeader>;
   log(level: 'info' | 'warn', message: string, detail: Record<string, unknown>): void;
 }
 
-/** A test hook: called before a call carrying the `n`-th copied batch (1-based) of a transfer is sent. */
-export type BeforeBatchHook = (info: { readonly collection: string; readonly shard: number; readonly transferId: number; readonly batch: number; readonly ids: readonly PointId[] }) => Promise<void>;
+/**
+ * A test hook: called before a call carrying the `n`-th copied batch (1-based) of a transfer is
+ * sent. For a `snapshot` transfer each archive message counts as a batch (the pieces, then the
+ * end), `ids` is empty and `bytes` is the message as it will be sent (a test may change it).
+ */
+export type BeforeBatchHook = (info: {
+  readonly collection: string;
+  readonly shard: number;
+  readonly transferId: number;
+  readonly batch: number;
+  readonly ids: readonly PointId[];
+  readonly bytes?: Uint8Array;
+}) => Promise<void>;
+
+/** Archive messages of a `snapshot` transfer the target may not have acknowledged yet. */
+const SNAPSHOT_WINDOW = 2;
 
 export interface TransferKey {
   readonly collection: string;
@@ -69,6 +99,9 @@ export class TransferSource {
   private copiedPoints = 0;
   private totalPoints = 0;
   private copiedBatches = 0;
+  /** `snapshot`: archive bytes sent so far, and the archive's size. */
+  private sentBytes = 0;
+  private archiveBytes = 0;
   private readonly startedMs = performance.now();
   private finishing = false;
   /** Names this run to the target (see TransferBatchCall.run). */
@@ -89,6 +122,10 @@ export class TransferSource {
   /** Qdrant's transfer comment, as the source reports it. */
   comment(): string {
     const seconds = Math.round((performance.now() - this.startedMs) / 1000);
+    if (this.key.transfer.method === 'snapshot') {
+      if (this.finishing) return `Finishing: snapshot of ${this.archiveBytes} bytes restored, started ${seconds}s ago`;
+      return `Transferring snapshot (${this.sentBytes}/${this.archiveBytes} bytes), started ${seconds}s ago`;
+    }
     if (this.finishing) return `Finishing: all ${this.copiedPoints} points sent, started ${seconds}s ago`;
     const total = Math.max(this.totalPoints, this.copiedPoints);
     return `Transferring records (${this.copiedPoints}/${total}), started ${seconds}s ago`;
@@ -118,13 +155,17 @@ export class TransferSource {
     try {
       await this.waitForReplicas();
       if (this.cancelled) return;
-      // The first message: the source's applied ticks as of the step forwarding starts in, so
-      // the forwarded writes (tagged) continue each clock on the target.
-      await adapter.startForwarding(channel, () => {
-        void channel.enqueueTicks(adapter.replica.appliedTicks?.() ?? []);
-      });
-      this.totalPoints = adapter.replica.stats().points;
-      await this.copy(adapter, channel);
+      if (transfer.method === 'snapshot') {
+        await this.sendSnapshot(adapter, channel);
+      } else {
+        // The first message: the source's applied ticks as of the step forwarding starts in, so
+        // the forwarded writes (tagged) continue each clock on the target.
+        await adapter.startForwarding(channel, () => {
+          void channel.enqueueTicks(adapter.replica.appliedTicks?.() ?? []);
+        });
+        this.totalPoints = adapter.replica.stats().points;
+        await this.copy(adapter, channel);
+      }
       if (this.cancelled) return;
       this.finishing = true;
       await adapter.exclusive(async () => {
@@ -162,6 +203,58 @@ export class TransferSource {
       this.copiedPoints += step.count;
       if (step.next === null) return;
       offset = step.next;
+    }
+  }
+
+  /**
+   * `snapshot`: captures the shard and starts forwarding in one locked step, then streams the
+   * archive (its applied ticks in its header) in pieces on the queue, a few unacknowledged at a
+   * time, and its end; resolves once the target acknowledged the end (restored, writes forwarded
+   * meanwhile applied). The capture's pin goes when the stream ends or fails.
+   */
+  private async sendSnapshot(adapter: ReplicaAdapter, channel: TransferChannel): Promise<void> {
+    const { collection, incarnation, transfer } = this.key;
+    const capture = await captureAndForward(adapter, channel);
+    const archive = await prepareShardArchive(capture, { collection, incarnation, shardId: transfer.shard });
+    this.archiveBytes = archive.size;
+    this.totalPoints = adapter.replica.stats().points;
+    const chunkBytes = Math.max(1, this.timing.snapshotChunkBytes);
+    const unacked: Promise<void>[] = [];
+    const send = async (message: Uint8Array, bytes: number): Promise<void> => {
+      unacked.push(channel.enqueueArchive(message));
+      this.sentBytes += bytes;
+      while (unacked.length > SNAPSHOT_WINDOW) await unacked.shift();
+    };
+    try {
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const pieceOut = async (): Promise<void> => {
+        const piece = new Uint8Array(pendingBytes);
+        let at = 0;
+        for (const p of pending) {
+          piece.set(p, at);
+          at += p.length;
+        }
+        pending = [];
+        pendingBytes = 0;
+        await send(wire.encodeArchiveMessage(piece), piece.length);
+      };
+      for await (const chunk of archive.chunks()) {
+        if (this.cancelled) return;
+        for (let at = 0; at < chunk.length;) {
+          const take = Math.min(chunk.length - at, chunkBytes - pendingBytes);
+          pending.push(chunk.subarray(at, at + take));
+          pendingBytes += take;
+          at += take;
+          if (pendingBytes === chunkBytes) await pieceOut();
+        }
+      }
+      if (pendingBytes > 0) await pieceOut();
+      if (this.cancelled) return;
+      await send(wire.encodeArchiveEndMessage(archive.size), 0);
+      await Promise.all(unacked);
+    } finally {
+      archive.release();
     }
   }
 
@@ -204,10 +297,15 @@ export class TransferSource {
 
   private async beforeSend(ops: readonly EncodedOp[]): Promise<void> {
     for (const m of ops) {
+      const { collection, transfer } = this.key;
+      if (m.archive === true) {
+        this.copiedBatches += 1;
+        await this.beforeBatch?.({ collection, shard: transfer.shard, transferId: transfer.startedIndex, batch: this.copiedBatches, ids: [], bytes: m.bytes });
+        continue;
+      }
       if (!m.copied || m.op?.kind !== 'upsert') continue;
       this.copiedBatches += 1;
       if (this.beforeBatch === null) continue;
-      const { collection, transfer } = this.key;
       await this.beforeBatch({ collection, shard: transfer.shard, transferId: transfer.startedIndex, batch: this.copiedBatches, ids: m.op.points.map((p) => p.id) });
     }
   }

@@ -1,6 +1,7 @@
 // Shard transfers between three nodes in one process (real Raft and Points over gRPC on
 // 127.0.0.1): moves and replications under concurrent writes and deletes, a delete racing a
-// copied batch held back by the test, aborts, and the recovery of a Dead replica.
+// copied batch held back by the test, aborts, and the recovery of a Dead replica; the same with
+// the snapshot method (a delete racing a held piece of the archive), and a corrupted archive.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pointKey, seededRng, type PointId, type PointKey, type PointStruct, type Record_ } from '@shoal/common';
 import { collectionConfig, type ApplyOutcome, type MetaOperation, type ShardMeta } from '@shoal/meta';
@@ -150,7 +151,8 @@ function checkAgainst(replica: Map<PointKey, Record_>, w: ReturnType<typeof writ
 
 beforeAll(async () => {
   const ports = [await freePort(), await freePort(), await freePort()];
-  const transferTiming = { batchPoints: 64, watchdogTickMs: 300, sourceSilentMsMax: 1_500, recoveryTickMs: 200, recoveryPauseMsMin: 200 };
+  // Small archive pieces: a snapshot transfer of a few hundred points takes many messages.
+  const transferTiming = { batchPoints: 64, watchdogTickMs: 300, sourceSilentMsMax: 1_500, recoveryTickMs: 200, recoveryPauseMsMin: 200, snapshotChunkBytes: 4096 };
   members.push(await startMember(101, ports[0]!, { transferTiming, beforeTransferBatch: beforeBatch }));
   const bootstrapUri = members[0]!.uri;
   members.push(
@@ -172,6 +174,117 @@ async function create(name: string, replicationFactor: number, seeded: readonly 
 }
 
 const byId = (id: number): Member => members.find((m) => m.id === id)!;
+
+/** The entries of a member's directory of a collection (its shards' replica directories). */
+async function shardDirs(m: Member, name: string): Promise<string[]> {
+  const meta = m.node.metaState.collections.get(name)!;
+  return m.fs.list(`/s/collections/${encodeURIComponent(name)}@${meta.createdIndex}`);
+}
+
+describe('shard transfers (snapshot)', () => {
+  it('replicates a shard by snapshot under writes; a point of the archive deleted after the capture stays deleted; replicas end identical, ticks too', async () => {
+    const name = 'snap';
+    const seeded = range(1, 1200);
+    await create(name, 1, seeded);
+    const from = shardOf(members[0]!, name).replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const other = members.find((m) => m.id !== from && m.id !== to)!;
+    const w = writers(name, 30_000);
+    await waitUntil('some writes', () => w.writes > 20);
+    const gate = newGate();
+    gate.armed = { batch: 2 };
+    await other.node.updateCollectionCluster(name, { kind: 'replicate_shard', shardId: 0, from, to, method: 'snapshot' }, {});
+    expect(await gate.held).toEqual([]);
+    // The capture is taken: the comment names the archive's progress.
+    const info = await byId(from).node.collectionClusterInfo(name);
+    expect(info.transfers[0]).toMatchObject({ method: 'snapshot' });
+    expect(info.transfers[0]!.comment).toMatch(/^Transferring snapshot \(\d+\/\d+ bytes\)/);
+    // Points in the archive, changed after the capture while its second piece is held.
+    const victim = seeded[7]!;
+    const updated = seeded[8]!;
+    const del = other.node.updatePoints(name, [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: [victim] } }, shardKey: null }], WRITE);
+    const set = other.node.updatePoints(name, [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: [updated] }, payload: { late: true }, key: null }, shardKey: null }], WRITE);
+    await waitUntil('the source applied the delete', async () => (await replicaPoints(byId(from), name)).get(pointKey(victim)) === undefined);
+    gate.release();
+    await del;
+    await set;
+    await waitUntil('replicated', () => members.every((m) => shardOf(m, name).replicas.filter((r) => r.state === 'Active').length === 2), 30_000);
+    const after = w.writes;
+    await waitUntil('writes after the copy', () => w.writes > after + 20);
+    await w.stop();
+    const a = await replicaPoints(byId(from), name);
+    const b = await replicaPoints(byId(to), name);
+    expect(b.has(pointKey(victim))).toBe(false);
+    expect(b.get(pointKey(updated))?.payload).toMatchObject({ late: true });
+    sameRecords(a, b);
+    checkAgainst(b, w, seeded.filter((id) => id !== victim));
+    const source = await replicaTicks(byId(from), name);
+    const target = await replicaTicks(byId(to), name);
+    expect(source.ticks.length).toBeGreaterThan(0);
+    expect(target.ticks).toEqual(source.ticks);
+    expect(target.gaps).toBe(0);
+    // Only the replica's own directory is left on the target (no restore leftovers).
+    const replica = shardOf(byId(to), name).replicas.find((r) => r.peer === to)!;
+    expect(await shardDirs(byId(to), name)).toEqual([`0@${replica.storage}`]);
+  }, 60_000);
+
+  it('moves a shard by snapshot while every node writes and deletes: nothing acknowledged is lost, nothing deleted comes back', async () => {
+    const name = 'snapmove';
+    const seeded = range(1, 1500);
+    await create(name, 1, seeded);
+    const from = shardOf(members[0]!, name).replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    const w = writers(name, 40_000);
+    await waitUntil('some writes', () => w.writes > 20);
+    await members[1]!.node.updateCollectionCluster(name, { kind: 'move_shard', shardId: 0, from, to, method: 'snapshot' }, {});
+    await waitUntil('moved', () => members.every((m) => {
+      const s = shardOf(m, name);
+      return s.replicas.length === 1 && s.replicas[0]!.peer === to && s.replicas[0]!.state === 'Active';
+    }), 30_000);
+    const after = w.writes;
+    await waitUntil('writes after the move', () => w.writes > after + 20);
+    await w.stop();
+    expect(w.deleted.size).toBeGreaterThan(0);
+    checkAgainst(await replicaPoints(byId(to), name), w, seeded);
+  }, 60_000);
+
+  it('a corrupted piece of the archive fails the transfer: aborted, the target keeps no replica and no directory, the source is intact', async () => {
+    const name = 'snapbad';
+    await create(name, 1, range(1, 600));
+    const from = shardOf(members[0]!, name).replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!;
+    let flipped = false;
+    const corrupt: BeforeBatchHook = async (info) => {
+      if (flipped || info.collection !== name || info.batch !== 3 || info.bytes === undefined) return;
+      flipped = true;
+      const at = info.bytes.length >> 1;
+      info.bytes[at] = info.bytes[at]! ^ 0x40;
+    };
+    const key = { armed: null, held: Promise.resolve([]), release: () => undefined } as Gate;
+    hooks.set(key, corrupt);
+    try {
+      await members[0]!.node.updateCollectionCluster(name, { kind: 'replicate_shard', shardId: 0, from, to: to.id, method: 'snapshot' }, {});
+      await waitUntil('aborted everywhere', () => members.every((m) => m.node.metaState.collections.get(name)!.transfers.length === 0), 30_000);
+    } finally {
+      hooks.delete(key);
+    }
+    expect(flipped).toBe(true);
+    for (const m of members) expect(shardOf(m, name).replicas).toEqual([expect.objectContaining({ peer: from, state: 'Active' })]);
+    await waitUntil('no directory left on the target', async () => (await shardDirs(to, name)).length === 0);
+    expect((await replicaPoints(byId(from), name)).size).toBe(600);
+  }, 60_000);
+});
+
+describe('transfer methods', () => {
+  it('wal_delta is refused (unsupported, a 400) rather than run as something else', async () => {
+    await create('walDelta', 1, range(1, 10));
+    const from = shardOf(members[0]!, 'walDelta').replicas[0]!.peer;
+    const to = members.find((m) => m.id !== from)!.id;
+    await expect(members[0]!.node.updateCollectionCluster('walDelta', { kind: 'move_shard', shardId: 0, from, to, method: 'wal_delta' }, {}))
+      .rejects.toMatchObject({ kind: 'unsupported', message: expect.stringMatching(/wal_delta/) });
+    expect(members[0]!.node.metaState.collections.get('walDelta')!.transfers).toEqual([]);
+  });
+});
 
 describe('shard transfers (stream_records)', () => {
   it('moves a shard while every node writes and deletes: nothing acknowledged is lost, nothing deleted comes back', async () => {

@@ -187,18 +187,45 @@ export interface TransferBatchCall {
   readonly firstSeq: number;
   /**
    * Each message: an operation in the shard WAL's record format (its clock tag in it, for a
-   * forwarded write), or an applied-ticks seed (encodeTicksMessage).
+   * forwarded write), an applied-ticks seed (encodeTicksMessage), or a piece or the end of a
+   * shard archive (encodeArchiveMessage, encodeArchiveEndMessage).
    */
   readonly records: readonly Uint8Array[];
 }
 
-/** A transfer message: a point operation (with its clock tag) or the source's applied ticks. */
+/**
+ * A transfer message: a point operation (with its clock tag; `size` is its encoded length), the
+ * source's applied ticks, or (snapshot transfers) a piece of the shard archive and its end.
+ */
 export type TransferMessage =
-  | { readonly kind: 'op'; readonly op: PointOperation; readonly tag: ClockTag | null }
-  | { readonly kind: 'ticks'; readonly ticks: readonly ClockTag[] };
+  | { readonly kind: 'op'; readonly op: PointOperation; readonly tag: ClockTag | null; readonly size: number }
+  | { readonly kind: 'ticks'; readonly ticks: readonly ClockTag[] }
+  | { readonly kind: 'archive'; readonly bytes: Uint8Array }
+  | { readonly kind: 'archive_end'; readonly size: number };
 
 /** First byte of a ticks message: no WAL record format has this number. */
 const TICKS_MESSAGE = 0xf1;
+/** First byte of a piece of a shard archive (the bytes follow as they are). */
+const ARCHIVE_MESSAGE = 0xf2;
+/** First byte of the end of a shard archive: JSON {"size": <archive bytes>} follows. */
+const ARCHIVE_END_MESSAGE = 0xf3;
+
+/** A piece of a shard archive as a transfer message: the marker byte, then the bytes. */
+export function encodeArchiveMessage(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + bytes.length);
+  out[0] = ARCHIVE_MESSAGE;
+  out.set(bytes, 1);
+  return out;
+}
+
+/** The end of a shard archive of `size` bytes (every piece was sent before it). */
+export function encodeArchiveEndMessage(size: number): Uint8Array {
+  const json = utf8.encode(JSON.stringify({ size }));
+  const out = new Uint8Array(1 + json.length);
+  out[0] = ARCHIVE_END_MESSAGE;
+  out.set(json, 1);
+  return out;
+}
 
 /** The source's applied-ticks map as a transfer message: the marker byte, then JSON [[peer, epoch, clock, tick], …]. */
 export function encodeTicksMessage(ticks: readonly ClockTag[]): Uint8Array {
@@ -210,9 +237,21 @@ export function encodeTicksMessage(ticks: readonly ClockTag[]): Uint8Array {
 }
 
 function decodeTransferMessage(bytes: Uint8Array, malformed: () => ShoalError): TransferMessage {
+  if (bytes[0] === ARCHIVE_MESSAGE) return { kind: 'archive', bytes: bytes.subarray(1) };
+  if (bytes[0] === ARCHIVE_END_MESSAGE) {
+    let end: unknown;
+    try {
+      end = JSON.parse(utf8Decode.decode(bytes.subarray(1)));
+    } catch {
+      throw malformed();
+    }
+    const size = (end as { size?: unknown } | null)?.size;
+    if (!isCount(size)) throw malformed();
+    return { kind: 'archive_end', size };
+  }
   if (bytes[0] !== TICKS_MESSAGE) {
     const { op, tag } = decodeRecord(bytes);
-    return { kind: 'op', op, tag };
+    return { kind: 'op', op, tag, size: bytes.length };
   }
   let entries: unknown;
   try {
