@@ -198,6 +198,8 @@ describe('shard transfers between real nodes', () => {
   let seeded: number[] = [];
   let writers: Writers;
   let victim = 0;
+  /** The seeded point deleted while the snapshot move's archive message was held. */
+  let snapVictim = 0;
   let holder = 0;
   /** When the first move started: write latencies before it are the baseline. */
   let firstMoveMs = 0;
@@ -234,6 +236,49 @@ describe('shard transfers between real nodes', () => {
     holder = to;
   }, 120_000);
 
+  it('moves the shard with method snapshot under load while a point of the archive is deleted during the transfer: nothing lost, nothing back', async () => {
+    const from = holder;
+    const to = peers.find((p) => p !== from)!;
+    const third = nodeOf(peers.find((p) => p !== from && p !== to)!);
+    // The source's gate holds its second archive message (a piece, or the end of a small archive).
+    rmSync(join(gateOf(from), 'release'), { force: true });
+    rmSync(join(gateOf(from), 'held.json'), { force: true });
+    const started = performance.now();
+    expect(result(await clusterOp(third, 'moving', { move_shard: { shard_id: 0, from_peer_id: from, to_peer_id: to, method: 'snapshot' } }))).toBe(true);
+    const heldFile = join(gateOf(from), 'held.json');
+    await waitFor('an archive message held on the source', async () => (existsSync(heldFile) ? true : undefined), 20_000);
+    expect((JSON.parse(readFileSync(heldFile, 'utf8')) as { ids: number[] }).ids).toEqual([]);
+    const onSource = await request(nodeOf(from), 'GET', '/collections/moving/cluster');
+    validateResponse('GET', '/collections/moving/cluster', 200, onSource.body);
+    const transfer = result<{ shard_transfers: { method: string; comment: string | null }[] }>(onSource).shard_transfers[0]!;
+    expect(transfer.method).toBe('snapshot');
+    expect(transfer.comment).toMatch(/^Transferring snapshot \(\d+\/\d+ bytes\)/);
+    // A seeded point, in the archive (captured before), deleted now through the third node.
+    snapVictim = seeded.find((id) => id !== victim && id > 100)!;
+    const deleting = request(third, 'POST', '/collections/moving/points/delete?wait=true', { points: [snapVictim] }, 30_000);
+    await waitFor('the source applied the delete', async () => ((await request(nodeOf(from), 'GET', `/collections/moving/points/${snapVictim}`)).status === 404 ? true : undefined), 20_000);
+    writeFileSync(join(gateOf(from), 'release'), '');
+    expect((await deleting).status).toBe(200);
+    await placementIs('moving', [[0, to, 'Active']]);
+    const ms = performance.now() - started;
+    holder = to;
+    expect((await request(nodeOf(to), 'GET', `/collections/moving/points/${snapVictim}`)).status).toBe(404);
+    // The writers go on: what was acknowledged before the read must be there, what was deleted before it absent.
+    const acked = new Set(writers.acked);
+    const deleted = new Set(writers.deleted);
+    const points = await readAll(nodeOf(to), 'moving');
+    let lost = 0;
+    let resurrected = 0;
+    for (const id of [...seeded, ...acked]) {
+      if (id === victim || id === snapVictim || writers.deleted.has(id) || writers.unknown.has(id)) continue;
+      if (!points.has(id)) lost += 1;
+    }
+    for (const id of [...deleted, victim, snapVictim]) if (!writers.unknown.has(id) && points.has(id)) resurrected += 1;
+    console.log(`snapshot move under 3 writers: ${points.size} points in ${Math.round(ms)} ms (including the held message); lost ${lost}, deleted points back ${resurrected}`);
+    expect(lost).toBe(0);
+    expect(resurrected).toBe(0);
+  }, 120_000);
+
   it('moves it back under load: throughput and write latency during the move; nothing lost, nothing back', async () => {
     const from = holder;
     const to = peers.find((p) => p !== from)!;
@@ -247,7 +292,7 @@ describe('shard transfers between real nodes', () => {
     await writers.stop();
     const during = latencyDuring(writers, started, started + ms);
     const baseline = latencyDuring(writers, 0, firstMoveMs);
-    const { lost, resurrected } = checkWrites(await readAll(nodeOf(holder), 'moving'), seeded, writers, [victim]);
+    const { lost, resurrected } = checkWrites(await readAll(nodeOf(holder), 'moving'), seeded, writers, [victim, snapVictim]);
     console.log(
       `shard move under 3 writers: ${points} points in ${Math.round(ms)} ms (${Math.round(points / (ms / 1000))} points/s); ` +
         `write latency during the move p50 ${during.p50.toFixed(1)} ms, p99 ${during.p99.toFixed(1)} ms, max ${during.max.toFixed(1)} ms (${during.n} writes), ` +
