@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, unexpectedErrors } from '../test/harness.js';
-import { clusterNodes, clusterStatus, collectionCluster, pickP2pPort, replicasOf, request, startNode, stopAll, waitFor, type ClusterNode, type JsonResponse } from './nodes.js';
+import { type ClusterNode, clusterNodes, collectionCluster, type JsonResponse, pickP2pPort, replicasOf, request, startCluster, stopAll, waitFor } from './nodes.js';
 
 const DIM = 4;
 const SHARDS = 6;
@@ -79,13 +79,7 @@ function writer(): { stop: () => Promise<number[]> } {
 }
 
 beforeAll(async () => {
-  await startNode(nodes[0]!, p2pPort);
-  await Promise.all(nodes.slice(1).map((n) => startNode(n, p2pPort)));
-  await waitFor('three voters', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    return all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader !== null) ? true : undefined;
-  }, 30_000);
-  for (const n of nodes) peers.push((await clusterStatus(n)).peer_id);
+  peers.push(...(await startCluster(nodes, p2pPort)));
   result(await request(nodes[0]!, 'PUT', '/collections/dr', { vectors: { size: DIM, distance: 'Euclid' }, shard_number: SHARDS, replication_factor: 1 }, 30_000));
   const ids = Array.from({ length: SEEDED }, (_, i) => i + 1);
   for (let i = 0; i < ids.length; i += 400) result(await request(nodes[1]!, 'PUT', '/collections/dr/points?wait=true', { points: ids.slice(i, i + 400).map(point) }, 30_000));

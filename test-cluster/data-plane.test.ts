@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, unexpectedErrors, type ServerProcess } from '../test/harness.js';
 import { validateResponse } from '../test/openapi.js';
-import { clusterNodes, clusterStatus, killNode, pickP2pPort, request, startNode, stopAll, waitFor, type ClusterNode } from './nodes.js';
+import { type ClusterNode, clusterNodes, clusterStatus, killNode, pickP2pPort, request, startCluster, startNode, stopAll, waitFor } from './nodes.js';
 
 const DIM = 8;
 /** shard_number 3 with 2 replicas (write_consistency_factor 1), and with 3 replicas needing 2 acknowledgements. */
@@ -47,12 +47,7 @@ function result<T>(r: { status: number; body: unknown }): T {
 
 beforeAll(async () => {
   reference = await startServer();
-  await startNode(nodes[0]!, p2pPort);
-  await Promise.all(nodes.slice(1).map((n) => startNode(n, p2pPort)));
-  await waitFor('three voters', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    return all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader !== null) ? true : undefined;
-  }, 30_000);
+  await startCluster(nodes, p2pPort);
 }, 60_000);
 
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { startServer, removeStorage, unexpectedErrors, type ServerProcess } from '../test/harness.js';
 import { installValidatingFetch, Rand, type FetchValidator } from '../test/support.js';
-import { clusterNodes, clusterStatus, collectionCluster, pickP2pPort, startNode, stopAll, waitFor, type ClusterNode } from './nodes.js';
+import { type ClusterNode, clusterNodes, collectionCluster, pickP2pPort, startCluster, stopAll, waitFor } from './nodes.js';
 
 type Client = QdrantClient;
 type QueryArgs = Parameters<Client['query']>[1];
@@ -120,12 +120,7 @@ function recall(found: readonly Hit[][], truth: readonly Hit[][]): number {
 
 beforeAll(async () => {
   single = await startServer();
-  await startNode(nodes[0]!, p2pPort);
-  await Promise.all(nodes.slice(1).map((n) => startNode(n, p2pPort)));
-  await waitFor('three voters with a leader', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    return all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader !== null) ? true : undefined;
-  }, 30_000);
+  await startCluster(nodes, p2pPort);
   validator = installValidatingFetch();
   singleClient = clientOf(single.url);
   nodeClients = nodes.map((n) => clientOf(n.url));

@@ -7,7 +7,7 @@
 // About 60 s of load by default; SHOAL_SOAK=1 runs it for 5 minutes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexpectedErrors } from '../test/harness.js';
-import { clusterNodes, clusterStatus, pickP2pPort, request, startNode, stopAll, waitFor, type ClusterNode } from './nodes.js';
+import { type ClusterNode, clusterNodes, clusterStatus, pickP2pPort, request, startCluster, stopAll } from './nodes.js';
 
 const SOAK = process.env['SHOAL_SOAK'] === '1';
 const LOAD_MS = SOAK ? 5 * 60_000 : 60_000;
@@ -80,13 +80,7 @@ async function raftViews(startedMs: number): Promise<RaftView[]> {
 }
 
 beforeAll(async () => {
-  await startNode(nodes[0]!, p2pPort);
-  await Promise.all(nodes.slice(1).map((n) => startNode(n, p2pPort)));
-  await waitFor('three voters agreeing on a leader', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    const leader = all[0]!.raft_info.leader;
-    return leader !== null && all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader === leader) ? true : undefined;
-  }, 30_000);
+  await startCluster(nodes, p2pPort);
 }, 60_000);
 
 afterAll(async () => {

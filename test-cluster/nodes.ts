@@ -145,3 +145,19 @@ export function replicasOf(info: CollectionCluster): Array<[number, number, stri
     ...info.remote_shards.map((s): [number, number, string] => [s.shard_id, s.peer_id, s.state]),
   ].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
 }
+
+/**
+ * Starts the founding node, then the others, and waits until all of them are voters that agree on
+ * one leader; resolves with the nodes' peer ids, in order.
+ */
+export async function startCluster(nodes: readonly ClusterNode[], p2pPort: number, envOf: (i: number) => Record<string, string> = () => ({})): Promise<number[]> {
+  await startNode(nodes[0]!, p2pPort, envOf(0));
+  await Promise.all(nodes.slice(1).map((n, i) => startNode(n, p2pPort, envOf(i + 1))));
+  const all = await waitFor(`${nodes.length} voters agreeing on a leader`, async () => {
+    const statuses = await Promise.all(nodes.map(clusterStatus));
+    const leader = statuses[0]!.raft_info.leader;
+    const agreed = leader !== null && statuses.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === nodes.length && s.raft_info.leader === leader);
+    return agreed ? statuses : undefined;
+  }, 30_000);
+  return all.map((s) => s.peer_id);
+}

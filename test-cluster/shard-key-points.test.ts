@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexpectedErrors } from '../test/harness.js';
 import { matchSpecPath, validateResponse } from '../test/openapi.js';
-import { clusterNodes, clusterStatus, pickP2pPort, request, startNode, stopAll, waitFor, type ClusterNode } from './nodes.js';
+import { type ClusterNode, clusterNodes, pickP2pPort, request, startCluster, stopAll } from './nodes.js';
 
 const p2pPort = pickP2pPort();
 const nodes: ClusterNode[] = clusterNodes(p2pPort);
@@ -29,12 +29,7 @@ const EU = { 1: 'eu', 2: 'eu', 3: 'eu' };
 const SEVEN = { 10: 7, 11: 7 };
 
 beforeAll(async () => {
-  await startNode(nodes[0]!, p2pPort);
-  await Promise.all(nodes.slice(1).map((n) => startNode(n, p2pPort)));
-  await waitFor('three voters', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    return all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader !== null) ? true : undefined;
-  }, 30_000);
+  await startCluster(nodes, p2pPort);
   await ok(nodes[0]!, 'PUT', '/collections/tenants', { vectors: { size: 2, distance: 'Dot' }, sharding_method: 'custom', shard_number: 2, replication_factor: 2 });
   for (const key of ['eu', 7]) await ok(nodes[1]!, 'PUT', '/collections/tenants/shards', { shard_key: key });
   const point = (id: number, x: number) => ({ id, vector: [x, 1], payload: { id } });

@@ -10,19 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, unexpectedErrors } from '../test/harness.js';
 import { validateResponse } from '../test/openapi.js';
 import {
+  type ClusterNode,
   clusterNodes,
   clusterStatus,
   collectionCluster,
+  type JsonResponse,
   killNode,
   percentile,
   pickP2pPort,
   replicasOf,
   request,
+  startCluster,
   startNode,
   stopAll,
   waitFor,
-  type ClusterNode,
-  type JsonResponse,
 } from './nodes.js';
 
 const DIM = 8;
@@ -175,13 +176,7 @@ function shoal(args: string[]): Promise<{ code: number; stdout: string; stderr: 
 }
 
 beforeAll(async () => {
-  await startNode(nodes[0]!, p2pPort, envOf(0));
-  await Promise.all(nodes.slice(1).map((n, i) => startNode(n, p2pPort, envOf(i + 1))));
-  await waitFor('three voters', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    return all.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === 3 && s.raft_info.leader !== null) ? true : undefined;
-  }, 30_000);
-  for (const n of nodes) peers.push((await clusterStatus(n)).peer_id);
+  peers.push(...(await startCluster(nodes, p2pPort, envOf)));
 }, 60_000);
 
 afterAll(async () => {
