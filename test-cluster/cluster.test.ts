@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexpectedErrors } from '../test/harness.js';
 import { validateResponse } from '../test/openapi.js';
 import {
+  type ClusterNode,
   clusterNodes,
   clusterStatus,
   collectionNames,
@@ -14,7 +15,7 @@ import {
   startNode,
   stopAll,
   waitFor,
-  type ClusterNode,
+  waitForLeader,
 } from './nodes.js';
 
 const ELECTION_RUNS = 5;
@@ -25,16 +26,7 @@ const nodes: ClusterNode[] = clusterNodes(p2pPort);
 const live = (): ClusterNode[] => nodes.filter((n) => n.process !== null);
 
 /** Waits until every live node reports `voters` voters and the same leader; returns that leader's node. */
-async function settled(voters: number): Promise<ClusterNode> {
-  return waitFor(`${voters} voters agreeing on a leader`, async () => {
-    const all = await Promise.all(live().map(clusterStatus));
-    const leader = all[0]?.raft_info.leader;
-    if (leader === null || leader === undefined) return undefined;
-    if (!all.every((s) => s.raft_info.leader === leader && s.raft_info.is_voter && Object.keys(s.peers).length === voters)) return undefined;
-    const index = all.findIndex((s) => s.peer_id === leader);
-    return index < 0 ? undefined : live()[index];
-  });
-}
+const settled = (voters: number): Promise<ClusterNode> => waitForLeader(live(), voters);
 
 async function readyz(node: ClusterNode): Promise<number> {
   return (await request(node, 'GET', '/readyz')).status;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unexpectedErrors } from '../test/harness.js';
 import { validateResponse } from '../test/openapi.js';
-import { clusterNodes, clusterStatus, killNode, pickP2pPort, request, startNode, stopAll, waitFor, type ClusterNode } from './nodes.js';
+import { type ClusterNode, clusterNodes, killNode, pickP2pPort, request, startNode, stopAll, waitForLeader } from './nodes.js';
 
 const ROUNDS = 20;
 
@@ -12,15 +12,7 @@ const p2pPort = pickP2pPort();
 const nodes: ClusterNode[] = clusterNodes(p2pPort);
 
 /** The node every node agrees leads, once all three are voters. */
-async function leaderNode(): Promise<ClusterNode> {
-  return waitFor('3 voters agreeing on a leader', async () => {
-    const all = await Promise.all(nodes.map(clusterStatus));
-    const leader = all[0]?.raft_info.leader;
-    if (leader === null || leader === undefined) return undefined;
-    if (!all.every((s) => s.raft_info.leader === leader && s.raft_info.is_voter && Object.keys(s.peers).length === 3)) return undefined;
-    return nodes[all.findIndex((s) => s.peer_id === leader)];
-  });
-}
+const leaderNode = (): Promise<ClusterNode> => waitForLeader(nodes);
 
 type Aliases = { result: { aliases: { alias_name: string; collection_name: string }[] } };
 

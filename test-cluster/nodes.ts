@@ -147,17 +147,27 @@ export function replicasOf(info: CollectionCluster): Array<[number, number, stri
 }
 
 /**
+ * Waits until each of `live` reports `voters` voters and the same leader, and returns the node of
+ * `live` that leads.
+ */
+export async function waitForLeader(live: readonly ClusterNode[], voters = live.length, timeoutMs = 15_000): Promise<ClusterNode> {
+  return waitFor(`${voters} voters agreeing on a leader`, async () => {
+    const all = await Promise.all(live.map(clusterStatus));
+    const leader = all[0]?.raft_info.leader;
+    if (leader === null || leader === undefined) return undefined;
+    if (!all.every((s) => s.raft_info.leader === leader && s.raft_info.is_voter && Object.keys(s.peers).length === voters)) return undefined;
+    const index = all.findIndex((s) => s.peer_id === leader);
+    return index < 0 ? undefined : live[index];
+  }, timeoutMs);
+}
+
+/**
  * Starts the founding node, then the others, and waits until all of them are voters that agree on
  * one leader; resolves with the nodes' peer ids, in order.
  */
 export async function startCluster(nodes: readonly ClusterNode[], p2pPort: number, envOf: (i: number) => Record<string, string> = () => ({})): Promise<number[]> {
   await startNode(nodes[0]!, p2pPort, envOf(0));
   await Promise.all(nodes.slice(1).map((n, i) => startNode(n, p2pPort, envOf(i + 1))));
-  const all = await waitFor(`${nodes.length} voters agreeing on a leader`, async () => {
-    const statuses = await Promise.all(nodes.map(clusterStatus));
-    const leader = statuses[0]!.raft_info.leader;
-    const agreed = leader !== null && statuses.every((s) => s.raft_info.is_voter && Object.keys(s.peers).length === nodes.length && s.raft_info.leader === leader);
-    return agreed ? statuses : undefined;
-  }, 30_000);
-  return all.map((s) => s.peer_id);
+  await waitForLeader(nodes, nodes.length, 30_000);
+  return Promise.all(nodes.map(async (n) => (await clusterStatus(n)).peer_id));
 }

@@ -527,6 +527,18 @@ export class LocalShard {
     return this.flushing;
   }
 
+  /** The manifest of `entries` (the sealed segments, in order) as of now: numbers, files, applied ticks. */
+  private manifestOf(entries: readonly SetEntry[]): Manifest {
+    return {
+      next: this.nextNumber,
+      ticks: this.appliedTicks(),
+      segments: entries.map((entry) => {
+        const files = entry.files as NonNullable<SetEntry['files']>;
+        return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
+      }),
+    };
+  }
+
   private async writeImage(): Promise<void> {
     if (this.state === 'closed') throw new ShoalError('unavailable', `shard ${this.dir} is closed`);
     if (this.failure !== null) throw this.writeBlocked();
@@ -541,14 +553,7 @@ export class LocalShard {
     const bytesCovered = this.walBytesSinceFlush;
     const snapshot = ++this.snapshots;
     const entries = [...this.set.entries];
-    const manifest: Manifest = {
-      next: this.nextNumber,
-      ticks: this.appliedTicks(),
-      segments: entries.map((entry) => {
-        const files = entry.files as NonNullable<SetEntry['files']>;
-        return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
-      }),
-    };
+    const manifest = this.manifestOf(entries);
     const head = encodeManifestParts(manifest, entries.map((entry) => tombstoneBits(entry.segment)), []);
     const appendable = this.set.appendable.captureImage();
     // The end of the synchronous step: the appendable segment is encoded and checksummed in
@@ -671,14 +676,7 @@ export class LocalShard {
     const seq = this.appliedSeq;
     assert(seq === this.wal.lastSeq && this.waiting.size === 0, 'capture with updates waiting');
     const entries = [...this.set.entries];
-    const manifest: Manifest = {
-      next: this.nextNumber,
-      ticks: this.appliedTicks(),
-      segments: entries.map((entry) => {
-        const files = entry.files as NonNullable<SetEntry['files']>;
-        return { number: entry.number, points: files.points, dense: [...files.dense], offsets: entry.segment.offsetCount };
-      }),
-    };
+    const manifest = this.manifestOf(entries);
     const imageParts = encodeManifestParts(manifest, entries.map((entry) => tombstoneBits(entry.segment)), this.set.appendable.serialize());
     const files = manifest.segments.flatMap((s) => [s.points, ...s.dense.map(([, file]) => file)]);
     this.exportPins++;
