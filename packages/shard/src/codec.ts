@@ -146,6 +146,16 @@ export function decodeOperation(bytes: Uint8Array): PointOperation {
   return decodeRecord(bytes).op;
 }
 
+/** Only the clock tag of a record (format 1 or 2), without decoding its operation. */
+export function recordTag(bytes: Uint8Array): ClockTag | null {
+  const version = bytes[0];
+  if (bytes.length < 12 || (version !== VERSION && version !== VERSION_1)) throw corrupt(`unknown format ${version ?? 'none'}`);
+  if (version !== VERSION || ((bytes[1] as number) & FLAG_TAG) === 0) return null;
+  if (bytes.length < 8 + TAG_BYTES) throw corrupt('clock tag runs past the record');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { peer: getU64(view, 8), epoch: getU64(view, 16), clock: getU64(view, 24), tick: getU64(view, 32) };
+}
+
 /** The operation and clock tag of a record (format 1 or 2). */
 export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   const version = bytes[0];

@@ -1,6 +1,6 @@
 export { LocalShard, DEFAULT_FLUSH_POLICY, DEFAULT_WAL_KEEP_TAIL, FLUSH_INTERVAL_MS_MIN } from './shard.js';
 export type { FlushPolicy, LocalShardOptions, ShardLogEvent, ShardUpdateResult, ShardInfo } from './shard.js';
-export { encodeOperation, decodeOperation, decodeRecord } from './codec.js';
+export { encodeOperation, decodeOperation, decodeRecord, recordTag } from './codec.js';
 export type { ClockTag, DecodedRecord } from './codec.js';
 export { DEFAULT_VECTOR_INDEX, cpuCount, defaultMaxSegmentSizeKb, defaultOptimizerConfig, resolveMaxSegmentSizeKb } from './config.js';
 export type { OptimizerConfig, VectorIndexConfig } from './config.js';

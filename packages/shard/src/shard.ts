@@ -28,8 +28,8 @@ import {
   type SegmentSchema,
   type SegmentStats,
 } from '@shoal/segment';
-import { Wal, ensureDirDurable, parentDir, type WalOptions } from '@shoal/wal';
-import { decodeRecord, encodeOperation, type ClockTag } from './codec.js';
+import { Wal, ensureDirDurable, parentDir, type WalOptions, type WalReader } from '@shoal/wal';
+import { decodeRecord, encodeOperation, recordTag, type ClockTag } from './codec.js';
 import { defaultOptimizerConfig, vectorConfig, type OptimizerConfig } from './config.js';
 import type { JobExecutor } from './executor.js';
 import { decodeImage, encodeImage, yieldToEventLoop } from './image.js';
@@ -57,6 +57,9 @@ export const FLUSH_INTERVAL_MS_MIN = 100;
 
 /** Records the WAL keeps below the last image by default, for replicas recovering from it. */
 export const DEFAULT_WAL_KEEP_TAIL = 1_000;
+
+/** Bytes of WAL records read per step while looking for the first record a replica lacks. */
+const DELTA_SCAN_BYTES = 4 * 1024 * 1024;
 
 export interface ShardLogEvent {
   readonly level: 'info' | 'warn' | 'error';
@@ -325,11 +328,26 @@ export class LocalShard {
    * applied.
    */
   update(op: PointOperation, tag: ClockTag | null = null): Promise<ShardUpdateResult> {
+    return this.write(op, tag, false);
+  }
+
+  /**
+   * A write sent again as part of a source replica's WAL (a `wal_delta` transfer replays the
+   * source's records from the first one this replica lacks, in the source's order): applied even
+   * when its tick was accepted before, so that records this replica already holds land again
+   * after the older ones it missed, as they did on the source. Ticks only ever rise.
+   */
+  redo(op: PointOperation, tag: ClockTag | null): Promise<ShardUpdateResult> {
+    return this.write(op, tag, true);
+  }
+
+  private write(op: PointOperation, tag: ClockTag | null, redo: boolean): Promise<ShardUpdateResult> {
     const blocked = this.writeBlocked();
     if (blocked !== null) return Promise.reject(blocked);
     const key = tag === null ? null : clockKey(tag);
     const before = key === null ? undefined : this.accepted.get(key);
-    if (tag !== null && before !== undefined && tag.tick <= before.tick) return this.duplicateOf(before);
+    const seen = tag !== null && before !== undefined && tag.tick <= before.tick;
+    if (seen && !redo) return this.duplicateOf(before);
     let record: Uint8Array;
     try {
       validateOperation(op, this.set.schema);
@@ -337,7 +355,7 @@ export class LocalShard {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (tag !== null && tag.tick > (before?.tick ?? 0) + 1) this.noteGap(tag, before?.tick ?? 0);
+    if (!redo && tag !== null && tag.tick > (before?.tick ?? 0) + 1) this.noteGap(tag, before?.tick ?? 0);
     const done = this.wal.append(record).then(
       (seq) => this.applyInOrder(seq, { op, tag, bytes: record.length }),
       (error: unknown) => {
@@ -347,7 +365,7 @@ export class LocalShard {
         throw error;
       },
     );
-    if (key !== null && tag !== null) this.accept(key, tag, before, done);
+    if (key !== null && tag !== null && !seen) this.accept(key, tag, before, done);
     const tracked = done.catch(() => undefined);
     this.inflight.add(tracked);
     void tracked.then(() => this.inflight.delete(tracked));
@@ -400,6 +418,59 @@ export class LocalShard {
    */
   appliedTicks(): ClockTag[] {
     return [...this.applied.values()].sort((a, b) => a.peer - b.peer || a.epoch - b.epoch || a.clock - b.clock);
+  }
+
+  /**
+   * What a replica of this shard that applied `ticks` (its applied-ticks map) lacks, as a reader
+   * of this shard's WAL from the first record it lacks; the reader keeps the WAL from there on
+   * until it is closed. Every record from there on is to be redone on that replica in this WAL's
+   * order (see redo()), and every record before it is one the replica holds.
+   *
+   * That holds because a clock's ticks reach a shard one write at a time, in order (a clock that
+   * failed anywhere is never used again): what a replica holds of a clock is its ticks 1..t. So
+   * the replica lacks, of each clock this shard applied further, the ticks from its t + 1 on,
+   * and the first of them is found in this WAL as a tagged record, or the delta cannot be told:
+   * refused (the caller copies the shard instead) when the WAL no longer holds that record, when
+   * this shard got the tick from a seed or a copy (a record of a transfer into it, untagged), or
+   * when the replica holds a tick this shard never applied.
+   */
+  async deltaFor(ticks: readonly ClockTag[]): Promise<{ readonly reader: WalReader } | { readonly refused: string }> {
+    const blocked = this.writeBlocked();
+    if (blocked !== null) throw blocked;
+    const wanted = new Map<string, number>();
+    const theirs = new Map<string, ClockTag>();
+    for (const tag of ticks) theirs.set(clockKey(tag), tag);
+    for (const [key, tag] of theirs) {
+      const mine = this.applied.get(key);
+      if (mine === undefined || mine.tick < tag.tick) {
+        return { refused: `the replica holds tick ${tag.tick} of clock ${key}, this one applied ${mine?.tick ?? 'none'} of it` };
+      }
+    }
+    for (const [key, mine] of this.applied) {
+      const have = theirs.get(key)?.tick ?? 0;
+      if (have < mine.tick) wanted.set(key, have + 1);
+    }
+    const scan = this.wal.reader(this.wal.firstSeq);
+    let from = Infinity;
+    try {
+      for (;;) {
+        const piece = await scan.read(DELTA_SCAN_BYTES);
+        if (piece.length === 0) break;
+        for (const record of piece) {
+          const tag = recordTag(record.payload);
+          if (tag === null) continue;
+          const key = clockKey(tag);
+          if (wanted.get(key) !== tag.tick) continue;
+          wanted.delete(key);
+          from = Math.min(from, record.seq);
+        }
+      }
+      const [missing, tick] = wanted.entries().next().value ?? [];
+      if (missing !== undefined) return { refused: `tick ${tick} of clock ${missing} is not in the WAL (truncated, or this replica got it by a copy)` };
+      return { reader: this.wal.reader(from === Infinity ? scan.position : from) };
+    } finally {
+      scan.close();
+    }
   }
 
   /**

@@ -1,3 +1,3 @@
-export { Wal, DEFAULT_WAL_OPTIONS } from './wal.js';
-export type { WalOptions, WalRecovery, WalVisitor } from './wal.js';
+export { Wal, WalReader, DEFAULT_WAL_OPTIONS } from './wal.js';
+export type { WalOptions, WalRecord, WalRecovery, WalVisitor } from './wal.js';
 export { ensureDirDurable, parentDir } from './dirs.js';

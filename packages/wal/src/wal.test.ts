@@ -252,4 +252,33 @@ describe('Wal', () => {
     expect((await readAll(wal, wal.firstSeq)).at(-1)).toEqual([30, 'payload-30']);
     await wal.close();
   });
+
+  it('reads forward in pieces across files, and keeps the files an open reader needs', async () => {
+    const fs = new MemoryFileSystem();
+    const wal = await Wal.open(fs, '/w', { segmentBytes: 100 });
+    for (let i = 1; i <= 30; i++) await wal.append(text(`payload-${i}`));
+    expect(wal.fileCount).toBeGreaterThan(3);
+    const reader = wal.reader(5);
+    await wal.truncateBefore(31, 0);
+    // the file holding seq 5 and every later one stay
+    expect(wal.firstSeq).toBeLessThanOrEqual(5);
+    const seen: Array<[number, string]> = [];
+    for (;;) {
+      const piece = await reader.read(20);
+      if (piece.length === 0) break;
+      expect(piece.length).toBeGreaterThanOrEqual(1);
+      for (const r of piece) seen.push([r.seq, str(r.payload)]);
+    }
+    expect(seen.map(([seq]) => seq)).toEqual(Array.from({ length: 26 }, (_, i) => i + 5));
+    expect(seen[0]).toEqual([5, 'payload-5']);
+    // records appended later are read by the same reader
+    await wal.append(text('payload-31'));
+    expect((await reader.read(1000)).map((r) => r.seq)).toEqual([31]);
+    reader.close();
+    await wal.truncateBefore(32, 0);
+    expect(wal.firstSeq).toBeGreaterThan(5);
+    await expect(reader.read(10)).rejects.toMatchObject({ kind: 'unavailable' });
+    expect(() => wal.reader(1)).toThrow(ShoalError);
+    await wal.close();
+  });
 });

@@ -71,6 +71,8 @@ export class Wal {
   private durableSeq: number;
   private nextSeq: number;
   private truncating: Promise<unknown> = Promise.resolve();
+  /** Open readers: truncation keeps every file holding a seq at or after one's position. */
+  private readonly readers = new Set<WalReader>();
 
   private constructor(
     private readonly fs: FileSystem,
@@ -296,9 +298,10 @@ export class Wal {
     return run;
   }
 
-  private async removeFilesBelow(cutoff: number): Promise<number> {
+  private async removeFilesBelow(wanted: number): Promise<number> {
     let removed = 0;
-    while (this.closedFilesBelow(cutoff) > this.options.retainClosedFiles) {
+    // The readers' positions are read before each removal: one opened meanwhile keeps its files.
+    while (this.closedFilesBelow(this.readersFloor(wanted)) > this.options.retainClosedFiles) {
       const victim = this.files.shift() as WalFile;
       // Oldest first, one directory sync each: after a crash the remaining files are always a
       // contiguous suffix of the log.
@@ -309,11 +312,55 @@ export class Wal {
     return removed;
   }
 
+  private readersFloor(cutoff: number): number {
+    let floor = cutoff;
+    for (const reader of this.readers) floor = Math.min(floor, reader.position);
+    return floor;
+  }
+
   /** Files (never the one being written) whose records all lie below `cutoff`. */
   private closedFilesBelow(cutoff: number): number {
     let count = 0;
     while (count + 1 < this.files.length && (this.files[count + 1] as WalFile).firstSeq <= cutoff) count++;
     return count;
+  }
+
+  /**
+   * A reader of the durable records from `fromSeq` on, in pieces. While it is open, truncation
+   * keeps the file holding its position and every later one. Fails with 'not_found' if
+   * `fromSeq` was already truncated away.
+   */
+  reader(fromSeq: number): WalReader {
+    if (fromSeq < this.firstSeq) throw new ShoalError('not_found', `WAL ${this.dir} starts at seq ${this.firstSeq}, not ${fromSeq}`);
+    const reader = new WalReader(fromSeq, (r) => this.readers.delete(r), (from, maxBytes) => this.readPiece(from, maxBytes));
+    this.readers.add(reader);
+    return reader;
+  }
+
+  /** Durable records from `fromSeq` (which must still be in the log), within one file, up to about `maxBytes` of payload (at least one record). */
+  private async readPiece(fromSeq: number, maxBytes: number): Promise<WalRecord[]> {
+    const upTo = this.durableSeq;
+    if (fromSeq > upTo) return [];
+    let at = -1;
+    for (let i = 0; i < this.files.length; i++) if ((this.files[i] as WalFile).firstSeq <= fromSeq) at = i;
+    const file = this.files[at];
+    if (file === undefined) throw new ShoalError('storage', `WAL ${this.dir}: seq ${fromSeq} is in no file`);
+    const bytes = await readWalFile(this.fs, this.dir, file);
+    const scan = scanRecords(bytes, file.firstSeq);
+    const out: WalRecord[] = [];
+    let taken = 0;
+    for (const record of scan.records) {
+      if (record.seq < fromSeq) continue;
+      if (record.seq > upTo || (out.length > 0 && taken + (record.end - record.start) > maxBytes)) return out;
+      out.push({ seq: record.seq, payload: bytes.subarray(record.start, record.end) });
+      taken += record.end - record.start;
+    }
+    const next = out.length === 0 ? fromSeq : (out[out.length - 1] as WalRecord).seq + 1;
+    const nextFile = this.files[at + 1];
+    if (next <= upTo && (nextFile === undefined || nextFile.firstSeq !== next)) {
+      throw new ShoalError('storage', `WAL ${this.dir}/${file.name} is corrupt ${scan.problem ?? 'records missing'}`);
+    }
+    return out;
   }
 
   /** Wait for queued appends, then close the file. Later appends fail with 'unavailable'. */
@@ -323,6 +370,47 @@ export class Wal {
     while (this.running !== null) await this.running;
     await this.truncating;
     await this.active.close();
+  }
+}
+
+/** A durable record as a reader returns it. */
+export interface WalRecord {
+  readonly seq: number;
+  readonly payload: Uint8Array;
+}
+
+/**
+ * Reads a log forward in pieces (Wal.reader). Its position is the next seq it returns; the log
+ * keeps the files from there on until the reader is closed.
+ */
+export class WalReader {
+  private closed = false;
+
+  constructor(
+    private next: number,
+    private readonly onClose: (reader: WalReader) => void,
+    private readonly readPiece: (fromSeq: number, maxBytes: number) => Promise<WalRecord[]>,
+  ) {}
+
+  /** The next seq read() returns. */
+  get position(): number {
+    return this.next;
+  }
+
+  /** The next durable records in seq order, about `maxBytes` of payload (at least one); [] when it reached the last durable seq. */
+  async read(maxBytes: number): Promise<WalRecord[]> {
+    if (this.closed) throw new ShoalError('unavailable', 'the WAL reader is closed');
+    const records = await this.readPiece(this.next, maxBytes);
+    const last = records[records.length - 1];
+    if (last !== undefined) this.next = last.seq + 1;
+    return records;
+  }
+
+  /** Lets truncation take the files this reader kept. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.onClose(this);
   }
 }
 

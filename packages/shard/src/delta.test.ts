@@ -1,0 +1,161 @@
+import { describe, it, expect } from 'vitest';
+import { MemoryFileSystem, type FileSystem, type PointOperation, type VectorParams } from '@shoal/common';
+import type { SegmentSchema } from '@shoal/segment';
+import { decodeRecord, type ClockTag } from './codec.js';
+import { InlineExecutor } from './executor.js';
+import { LocalShard, type LocalShardOptions } from './shard.js';
+
+// What one replica lacks of another (LocalShard.deltaFor) and how it is replayed (redo): the
+// records from the first one the replica lacks, in the source's WAL order, re-applied even where
+// the replica already holds them, leave it with the source's points.
+
+const space: VectorParams = { size: 3, distance: 'Dot', onDisk: null, datatype: null };
+const schema: SegmentSchema = { vectors: new Map([['', space]]) };
+const all = { kind: 'all' } as const;
+
+const upsert = (id: number, n: number): PointOperation => ({
+  kind: 'upsert',
+  points: [{ id, vectors: new Map([['', Float32Array.from([id, 0, 1])]]), payload: { n } }],
+});
+const setPayload = (id: number, extra: Record<string, number>): PointOperation => ({
+  kind: 'set_payload', selector: { kind: 'ids', ids: [id] }, payload: extra, key: null,
+}) as PointOperation;
+const del = (id: number): PointOperation => ({ kind: 'delete_points', selector: { kind: 'ids', ids: [id] } });
+const tag = (clock: number, tick: number, peer = 7): ClockTag => ({ peer, epoch: 1, clock, tick });
+
+function options(fs: FileSystem, dir: string, extra: Partial<LocalShardOptions> = {}): LocalShardOptions {
+  return { fs, dir, schema, executor: new InlineExecutor(), flushPolicy: { intervalMs: null }, ...extra };
+}
+
+const points = (shard: LocalShard): unknown[] =>
+  shard.scroll({ filter: null, offset: null, limit: 1000, withPayload: all, withVector: false }).points.map((p) => [p.id, p.payload]);
+
+/** Replays what `target` lacks of `source` on it; returns the number of records sent, or the refusal. */
+async function catchUp(source: LocalShard, target: LocalShard): Promise<number | string> {
+  const delta = await source.deltaFor(target.appliedTicks());
+  if ('refused' in delta) return delta.refused;
+  let sent = 0;
+  try {
+    for (;;) {
+      const piece = await delta.reader.read(1 << 20);
+      if (piece.length === 0) return sent;
+      for (const record of piece) {
+        const { op, tag: t } = decodeRecord(record.payload);
+        await target.redo(op, t);
+        sent++;
+      }
+    }
+  } finally {
+    delta.reader.close();
+  }
+}
+
+describe('LocalShard delta for a replica that missed writes', () => {
+  it('replays from the first missed record, in the source order, over writes the replica already has', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s'));
+    const target = await LocalShard.open(options(fs, '/t'));
+    const both = async (op: PointOperation, t: ClockTag): Promise<void> => {
+      await source.update(op, t);
+      await target.update(op, t);
+    };
+    await both(upsert(1, 1), tag(1, 1));
+    await both(upsert(2, 1), tag(2, 1));
+    // The target misses clock 1's tick 2 (it failed there), then gets clock 2's tick 2, which
+    // the source applied after it: the same point, so only the source's order is right.
+    await source.update(upsert(1, 2), tag(1, 2));
+    await both(upsert(1, 3), tag(2, 2));
+    await source.update(del(2), tag(3, 1));
+    await source.update(setPayload(1, { x: 1 }), tag(3, 2));
+    expect(await catchUp(source, target)).toBe(4);
+    expect(points(target)).toEqual(points(source));
+    expect(points(target)).toEqual([[1, { n: 3, x: 1 }]]);
+    expect(target.appliedTicks()).toEqual(source.appliedTicks());
+    // Nothing lacking: nothing sent.
+    expect(await catchUp(source, target)).toBe(0);
+    await source.close();
+    await target.close();
+  });
+
+  it('redo never lowers a tick, and a later re-send of a redone write is a duplicate', async () => {
+    const shard = await LocalShard.open(options(new MemoryFileSystem(), '/s'));
+    await shard.update(upsert(1, 1), tag(1, 1));
+    await shard.update(upsert(1, 2), tag(1, 2));
+    await shard.redo(upsert(1, 0), tag(1, 1));
+    expect(shard.appliedTicks()).toEqual([tag(1, 2)]);
+    expect(points(shard)).toEqual([[1, { n: 0 }]]);
+    expect((await shard.update(upsert(1, 9), tag(1, 2))).duplicate).toBe(true);
+    expect(points(shard)).toEqual([[1, { n: 0 }]]);
+    expect(shard.info().clockGaps).toBe(0);
+    await shard.close();
+  });
+
+  it('refuses when the replica holds a write the source never applied', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s'));
+    const target = await LocalShard.open(options(fs, '/t'));
+    await source.update(upsert(1, 1), tag(1, 1));
+    await target.update(upsert(1, 1), tag(1, 1));
+    await target.update(upsert(1, 2), tag(1, 2));
+    expect(await catchUp(source, target)).toMatch(/holds tick 2 of clock 7\/1\/1/);
+    const other = await LocalShard.open(options(fs, '/o'));
+    await other.update(upsert(5, 1), tag(9, 1));
+    expect(await catchUp(source, other)).toMatch(/clock 7\/1\/9, this one applied none/);
+    await other.close();
+    await source.close();
+    await target.close();
+  });
+
+  it('refuses once the records the replica lacks left the WAL, and when they came by a seed', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s', { walOptions: { segmentBytes: 300 }, walKeepTail: 0 }));
+    const target = await LocalShard.open(options(fs, '/t'));
+    for (let i = 1; i <= 20; i++) await source.update(upsert(i, i), tag(1, i));
+    await source.flush();
+    expect(source.info().walFirstSeq).toBeGreaterThan(1);
+    expect(await catchUp(source, target)).toMatch(/tick 1 of clock 7\/1\/1 is not in the WAL/);
+    // A seeded tick (a transfer into the source) is in no record either.
+    const seeded = await LocalShard.open(options(fs, '/u'));
+    await seeded.installTicks([tag(4, 10)]);
+    await seeded.update(upsert(1, 1), tag(4, 11));
+    const fresh = await LocalShard.open(options(fs, '/v'));
+    expect(await catchUp(seeded, fresh)).toMatch(/tick 1 of clock 7\/1\/4/);
+    await fresh.installTicks([tag(4, 10)]);
+    expect(await catchUp(seeded, fresh)).toBe(1);
+    for (const s of [source, target, seeded, fresh]) await s.close();
+  });
+
+  it('keeps the WAL from the first lacking record while the delta is read, across a flush', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s', { walOptions: { segmentBytes: 300 }, walKeepTail: 0 }));
+    const target = await LocalShard.open(options(fs, '/t'));
+    for (let i = 1; i <= 3; i++) {
+      await source.update(upsert(i, i), tag(1, i));
+      await target.update(upsert(i, i), tag(1, i));
+    }
+    for (let i = 4; i <= 20; i++) await source.update(upsert(i, i), tag(1, i));
+    const delta = await source.deltaFor(target.appliedTicks());
+    if ('refused' in delta) throw new Error(delta.refused);
+    expect(delta.reader.position).toBe(4);
+    await source.flush();
+    for (let i = 21; i <= 25; i++) await source.update(upsert(i, i), tag(1, i));
+    await source.flush();
+    expect(source.info().walFirstSeq).toBeLessThanOrEqual(4);
+    const seqs: number[] = [];
+    for (let piece = await delta.reader.read(200); piece.length > 0; piece = await delta.reader.read(200)) {
+      for (const r of piece) {
+        seqs.push(r.seq);
+        const d = decodeRecord(r.payload);
+        await target.redo(d.op, d.tag);
+      }
+    }
+    delta.reader.close();
+    expect(seqs).toEqual(Array.from({ length: 22 }, (_, i) => i + 4));
+    expect(points(target)).toEqual(points(source));
+    await source.update(upsert(26, 26), tag(1, 26));
+    await source.flush();
+    expect(source.info().walFirstSeq).toBeGreaterThan(4);
+    await source.close();
+    await target.close();
+  });
+});
