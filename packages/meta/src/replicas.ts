@@ -91,6 +91,13 @@ export interface ReplicaMeta {
    * directory of the next one.
    */
   readonly storage?: number;
+  /**
+   * The storage holds part of a copy: set on the target of a stream or snapshot transfer, cleared
+   * when the transfer finishes, kept when it ends otherwise (the replica is Dead then). Such a
+   * replica is recovered only onto new storage, never by `wal_delta`, which sends only the writes
+   * a replica missed and so needs one that held all the others.
+   */
+  readonly unfilled?: true;
 }
 
 export interface ShardMeta {

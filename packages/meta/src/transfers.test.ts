@@ -56,10 +56,35 @@ describe('transfer transitions', () => {
     expect(outcomes).toEqual([false, false, false, false, true, false, false, true]);
   });
 
+  it('runs wal_delta only into a replica that held every write but those it missed', () => {
+    const delta = (to: number, shard = 0, from = 1): MetaOperation => ({ kind: 'start_transfer', ...at, shard, from, to, sync: true, method: 'wal_delta' });
+    // No replica on peer 3: nothing to send a delta to.
+    expect(run([delta(3)], BASE).outcomes).toEqual([false]);
+    // peer 2's replica of shard 0 was Active, then Dead: a delta keeps its storage.
+    const away = run([dead(BASE, 0, 2)], BASE).state;
+    const started = run([delta(2)], away).state;
+    expect(replica(started, 0, 2)).toEqual({ peer: 2, state: 'Partial', generation: started.appliedIndex });
+    const finish: MetaOperation = { kind: 'finish_transfer', ...at, shard: 0, from: 1, to: 2, transferId: started.appliedIndex };
+    expect(replica(run([finish], started).state, 0, 2)).toEqual({ peer: 2, state: 'Active', generation: started.appliedIndex + 1 });
+    // A stream into it that is aborted leaves it Dead on half-filled storage: no delta then, a stream again is fine.
+    const streamed = run([{ kind: 'start_transfer', ...at, shard: 0, from: 1, to: 2, sync: true, method: 'stream_records' }], away).state;
+    const aborted = run([{ kind: 'abort_transfer', ...at, shard: 0, from: 1, to: 2, transferId: streamed.appliedIndex }], streamed).state;
+    expect(replica(aborted, 0, 2)).toMatchObject({ state: 'Dead', storage: streamed.appliedIndex, unfilled: true });
+    expect(run([delta(2)], aborted).outcomes).toEqual([false]);
+    const again = run([{ kind: 'start_transfer', ...at, shard: 0, from: 1, to: 2, sync: true, method: 'snapshot' }], aborted);
+    expect(again.outcomes).toEqual([true]);
+    // Restarting a stream as a delta is refused (its target is half-filled); a delta restarted as a stream goes to new storage.
+    expect(run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'wal_delta' }], again.state).outcomes).toEqual([false]);
+    const toStream = run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'stream_records' }], started).state;
+    expect(replica(toStream, 0, 2)).toEqual({ peer: 2, state: 'Partial', generation: toStream.appliedIndex, storage: toStream.appliedIndex, unfilled: true });
+    // The flag survives the metadata's encoding.
+    expect(replica(decodeState(encodeState(aborted)), 0, 2)).toMatchObject({ unfilled: true });
+  });
+
   it('finishes only the transfer it names, with both ends unchanged', () => {
     const started = run([{ kind: 'start_transfer', ...at, shard: 0, from: 1, to: 3, sync: true, method: 'stream_records' }], BASE).state;
     const id = started.appliedIndex;
-    expect(replica(started, 0, 3)).toEqual({ peer: 3, state: 'Partial', generation: id, storage: id });
+    expect(replica(started, 0, 3)).toEqual({ peer: 3, state: 'Partial', generation: id, storage: id, unfilled: true });
     expect(started.collections.get('a')?.shards.get(0)?.fence).toBe(id);
     const stale = { kind: 'finish_transfer', ...at, shard: 0, from: 1, to: 3, transferId: id - 1 } as const;
     const wrongFrom = { kind: 'finish_transfer', ...at, shard: 0, from: 2, to: 3, transferId: id } as const;
@@ -83,7 +108,7 @@ describe('transfer transitions', () => {
     const t = restarted.collections.get('a')!.transfers[0]!;
     expect(t.method).toBe('snapshot');
     expect(t.startedIndex).toBe(restarted.appliedIndex);
-    expect(replica(restarted, 0, 3)).toEqual({ peer: 3, state: 'Partial', generation: t.startedIndex, storage: t.startedIndex });
+    expect(replica(restarted, 0, 3)).toEqual({ peer: 3, state: 'Partial', generation: t.startedIndex, storage: t.startedIndex, unfilled: true });
     const old = { kind: 'finish_transfer', ...at, shard: 0, from: 1, to: 3, transferId: started.appliedIndex } as const;
     expect(run([old], restarted).outcomes).toEqual([false]);
     // A move ends with the target in the source's place.
@@ -139,19 +164,19 @@ const stateArb = fc.constantFrom<ReplicaState>('Active', 'Dead', 'Partial', 'Ini
 
 /** A proposer's move; CAS fields are read from the current state (or made stale). */
 type Move =
-  | { readonly kind: 'start'; readonly shard: number; readonly from: number; readonly to: number; readonly sync: boolean }
+  | { readonly kind: 'start'; readonly shard: number; readonly from: number; readonly to: number; readonly sync: boolean; readonly delta: boolean }
   | { readonly kind: 'finish'; readonly skew: number }
   | { readonly kind: 'abort'; readonly shard: number; readonly to: number }
-  | { readonly kind: 'restart'; readonly shard: number; readonly from: number; readonly to: number }
+  | { readonly kind: 'restart'; readonly shard: number; readonly from: number; readonly to: number; readonly delta: boolean }
   | { readonly kind: 'remove_replica'; readonly shard: number; readonly peer: number }
   | { readonly kind: 'remove_peer'; readonly peer: number; readonly force: boolean }
   | { readonly kind: 'set_state'; readonly shard: number; readonly peer: number; readonly to: ReplicaState; readonly stale: boolean };
 
 const moveArb: fc.Arbitrary<Move> = fc.oneof(
-  fc.record({ kind: fc.constant('start' as const), shard: shardArb, from: peerArb, to: peerArb, sync: fc.boolean() }),
+  fc.record({ kind: fc.constant('start' as const), shard: shardArb, from: peerArb, to: peerArb, sync: fc.boolean(), delta: fc.boolean() }),
   fc.record({ kind: fc.constant('finish' as const), skew: fc.constantFrom(0, 0, 0, -1) }),
   fc.record({ kind: fc.constant('abort' as const), shard: shardArb, to: peerArb }),
-  fc.record({ kind: fc.constant('restart' as const), shard: shardArb, from: peerArb, to: peerArb }),
+  fc.record({ kind: fc.constant('restart' as const), shard: shardArb, from: peerArb, to: peerArb, delta: fc.boolean() }),
   fc.record({ kind: fc.constant('remove_replica' as const), shard: shardArb, peer: peerArb }),
   fc.record({ kind: fc.constant('remove_peer' as const), peer: peerArb, force: fc.boolean() }),
   fc.record({ kind: fc.constant('set_state' as const), shard: shardArb, peer: peerArb, to: stateArb, stale: fc.boolean() }),
@@ -160,7 +185,7 @@ const moveArb: fc.Arbitrary<Move> = fc.oneof(
 function toOp(move: Move, s: MetaState): MetaOperation {
   switch (move.kind) {
     case 'start':
-      return { kind: 'start_transfer', ...at, shard: move.shard, from: move.from, to: move.to, sync: move.sync, method: 'stream_records' };
+      return { kind: 'start_transfer', ...at, shard: move.shard, from: move.from, to: move.to, sync: move.sync, method: move.delta ? 'wal_delta' : 'stream_records' };
     case 'finish': {
       const t = s.collections.get('a')?.transfers[0];
       return t === undefined
@@ -170,7 +195,7 @@ function toOp(move: Move, s: MetaState): MetaOperation {
     case 'abort':
       return { kind: 'abort_transfer', ...at, shard: move.shard, to: move.to };
     case 'restart':
-      return { kind: 'restart_transfer', ...at, shard: move.shard, from: move.from, to: move.to, method: 'stream_records' };
+      return { kind: 'restart_transfer', ...at, shard: move.shard, from: move.from, to: move.to, method: move.delta ? 'wal_delta' : 'stream_records' };
     case 'remove_replica':
       return { kind: 'remove_replica', ...at, shard: move.shard, peer: move.peer };
     case 'remove_peer':
@@ -198,6 +223,10 @@ function checkInvariants(before: MetaState, after: MetaState, op: MetaOperation,
       // A Dead replica comes back only through a finished transfer.
       const was = before.collections.get('a')?.shards.get(shard.id)?.replicas.find((x) => x.peer === r.peer);
       if (was?.state === 'Dead' && r.state === 'Active') expect(op.kind).toBe('finish_transfer');
+      // Half-filled storage is never Active, and never the target of a delta.
+      if (r.unfilled === true) expect(r.state === 'Active' || transfers.some((t) => t.to === r.peer && t.method === 'wal_delta')).toBe(false);
+      // A delta keeps its target's storage: the one it had before.
+      if (transfers.some((t) => t.to === r.peer && t.method === 'wal_delta') && was !== undefined) expect(r.storage).toBe(was.storage);
     }
     // Only a forced peer removal takes a shard's last Active replica.
     const hadActive = before.collections.get('a')?.shards.get(shard.id)?.replicas.some((r) => r.state === 'Active') ?? false;
@@ -208,7 +237,8 @@ function checkInvariants(before: MetaState, after: MetaState, op: MetaOperation,
     const source = shard.replicas.find((r) => r.peer === t.from);
     const target = shard.replicas.find((r) => r.peer === t.to);
     expect(source).toMatchObject({ state: 'Active', generation: t.sourceGeneration });
-    expect(target).toMatchObject({ state: 'Partial', generation: t.startedIndex, storage: t.startedIndex });
+    expect(target).toMatchObject({ state: 'Partial', generation: t.startedIndex });
+    if (t.method !== 'wal_delta') expect(target).toMatchObject({ storage: t.startedIndex, unfilled: true });
   }
   const load = transferLoad(after);
   for (const peer of PEERS) {

@@ -55,6 +55,8 @@ export function startTransfer(state: MetaState, meta: CollectionMeta, op: Op<'st
   if ((load.incoming.get(op.to) ?? 0) >= TRANSFERS_IN_PER_PEER_MAX) return bad(`peer ${op.to} already receives ${TRANSFERS_IN_PER_PEER_MAX} transfer(s), its limit`);
   if ((load.outgoing.get(op.to) ?? 0) > 0) return bad(`peer ${op.to} is the source of another transfer`);
   if ((load.incoming.get(op.from) ?? 0) > 0) return bad(`peer ${op.from} is the target of another transfer`);
+  const deltaRefusal = checkDeltaTarget(op.method, target, op);
+  if (deltaRefusal !== null) return deltaRefusal;
   const partial = targetReplica(op.to, op.method, target, index);
   const replicas = target === undefined ? [...shard.replicas, partial] : shard.replicas.map((r) => (r === target ? partial : r));
   const transfer: ShardTransfer = {
@@ -65,12 +67,25 @@ export function startTransfer(state: MetaState, meta: CollectionMeta, op: Op<'st
 }
 
 /**
+ * wal_delta sends only the writes its target missed: the target must hold a replica of the shard
+ * that held every other write, i.e. a Dead one (or, for a restart, the target of a wal_delta
+ * transfer) that no unfinished copy left half-filled.
+ */
+function checkDeltaTarget(method: TransferMethod, target: ReplicaMeta | undefined, op: { readonly shard: number; readonly to: number }): MetaRefusal | null {
+  if (method !== 'wal_delta') return null;
+  if (target === undefined) return bad(`wal_delta needs a replica of shard ${op.shard} on peer ${op.to} to send the writes it missed; it has none (use stream_records or snapshot)`);
+  if (target.unfilled === true) return bad(`the replica of shard ${op.shard} on peer ${op.to} holds part of an unfinished copy; wal_delta cannot complete it (use stream_records or snapshot)`);
+  return null;
+}
+
+/**
  * The target of a transfer started or restarted at `index`: Partial, on empty storage of its own
- * (keyed by the transfer's id), except for wal_delta, which sends only what the target missed and
- * so keeps its data.
+ * (keyed by the transfer's id, and `unfilled` until the transfer finishes), except for wal_delta,
+ * which sends only what the target missed and so keeps its data.
  */
 function targetReplica(peer: number, method: TransferMethod, existing: ReplicaMeta | undefined, index: number): ReplicaMeta {
-  const keep = method === 'wal_delta' ? existing?.storage : index;
+  if (method !== 'wal_delta') return { peer, state: 'Partial', generation: index, storage: index, unfilled: true };
+  const keep = existing?.storage;
   return keep === undefined ? { peer, state: 'Partial', generation: index } : { peer, state: 'Partial', generation: index, storage: keep };
 }
 
@@ -84,7 +99,8 @@ export function finishTransfer(meta: CollectionMeta, op: Op<'finish_transfer'>, 
   // so that a finish can never activate a replica the transfer did not fill.
   if (target?.state !== 'Partial' || target.generation !== transfer.startedIndex) return bad(`the target replica of the transfer changed since it started`);
   if (source?.state !== 'Active' || source.generation !== transfer.sourceGeneration) return bad(`the source replica of the transfer changed since it started`);
-  const active: ReplicaMeta = { ...target, state: 'Active', generation: index };
+  const { unfilled: _filled, ...filled } = target;
+  const active: ReplicaMeta = { ...filled, state: 'Active', generation: index };
   let replicas: ReplicaMeta[];
   if (transfer.sync) replicas = shard.replicas.map((r) => (r === target ? active : r));
   else {
@@ -124,6 +140,8 @@ export function restartTransfer(meta: CollectionMeta, op: Op<'restart_transfer'>
   const methodRefusal = checkMethod(op.method);
   if (methodRefusal !== null) return methodRefusal;
   const target = shard.replicas.find((r) => r.peer === op.to);
+  const deltaRefusal = checkDeltaTarget(op.method, target, op);
+  if (deltaRefusal !== null) return deltaRefusal;
   const restarted: ShardTransfer = { ...transfer, method: op.method, startedIndex: index };
   const replicas = shard.replicas.map((r) => (r === target ? targetReplica(r.peer, op.method, r, index) : r));
   return withShard({ ...meta, transfers: meta.transfers.map((t) => (t === transfer ? restarted : t)) }, { ...shard, replicas, fence: index });
