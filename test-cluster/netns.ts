@@ -118,7 +118,8 @@ function probeAs(uid: number, targets: ReadonlyArray<{ host: string; port: numbe
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const killer = setTimeout(() => child.kill('SIGKILL'), PROBE_TIMEOUT_MS + 20_000);
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the child's output may still be in the pipe when it has exited.
+    child.once('close', (code) => {
       clearTimeout(killer);
       try {
         resolve(JSON.parse(out) as Array<{ host: string; port: number; connected: boolean; detail: string }>);

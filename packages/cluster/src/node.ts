@@ -588,6 +588,11 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     return this.transfers.status(address, request);
   }
 
+  transferTicks(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    if (this.transfers === null) return Promise.reject(badRequest('Bad request: Distributed mode disabled'));
+    return this.transfers.ticks(address, request);
+  }
+
   /** Waits until this node has acted on `index` (bounded by the deadline and the catch-up budget). */
   private async catchUpTo(index: number, deadlineMs: number): Promise<void> {
     const cluster = this.cluster;
@@ -1145,13 +1150,10 @@ class MissingReplica implements ShardReplica {
   info(): Promise<never> { return this.fail(); }
 }
 
-/**
- * The transfer methods this node runs. wal_delta needs gap refusal and a WAL read from a seq;
- * asking for it is refused rather than silently run as stream_records.
- */
+/** The transfer methods this node runs (resharding is not supported). */
 function checkTransferMethod(method: TransferMethod): TransferMethod {
-  if (method === 'stream_records' || method === 'snapshot') return method;
-  throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node yet; use stream_records or snapshot`);
+  if (method === 'stream_records' || method === 'snapshot' || method === 'wal_delta') return method;
+  throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node; use stream_records, snapshot or wal_delta`);
 }
 
 /** The shards of `groups` in the order readShards asks them. */

@@ -26,6 +26,8 @@ export interface ReplicaHost {
   receiveTransfer(address: ShardAddress, request: ShardRequest): Promise<Uint8Array>;
   /** Whether this node runs the transfer named in the body, and its progress. */
   transferStatus(address: ShardAddress, request: ShardRequest): Promise<Uint8Array>;
+  /** The applied ticks of this node's replica receiving the `wal_delta` transfer named in the body. */
+  transferTicks(address: ShardAddress, request: ShardRequest): Promise<Uint8Array>;
   /** The longest a led write may take here, ms (the caller sends its own, shorter budget). */
   readonly leadTimeoutMs: number;
 }
@@ -56,6 +58,7 @@ async function answer(host: ReplicaHost, method: PointsMethod, address: ShardAdd
   }
   if (method === 'TransferBatch') return host.receiveTransfer(address, request);
   if (method === 'TransferStatus') return host.transferStatus(address, request);
+  if (method === 'TransferTicks') return host.transferTicks(address, request);
   const replica = await host.localReplica(address, request.metaIndex);
   if (signal.aborted) throw new ShoalError('timeout', 'Timeout: the caller gave up');
   switch (method) {

@@ -6,6 +6,7 @@ import { ShoalError, type PointOperation } from '@shoal/common';
 import { countsForWrites, receivesWrites, servesReads, type ReplicaMeta, type ShardMeta, type ShardTransfer } from '@shoal/meta';
 import type { ApplyResult, SegmentContract } from '@shoal/segment';
 import type { ClockTag } from '@shoal/shard';
+import type { WalReader } from '@shoal/wal';
 import { ClockPool, type ClockLease, type ClockOrigin } from './clocks.js';
 import { ReplicaUnreachable, StaleView, type CallContext, type LeadOrdering, type ShardReplica } from './shard-replica.js';
 
@@ -18,6 +19,14 @@ export interface Replica
   appliedTicks?(): ClockTag[];
   /** Takes a transfer source's applied ticks before its forwarded writes (LocalShard.installTicks). */
   installTicks?(ticks: readonly ClockTag[]): Promise<void>;
+  /** A record of a source replica's WAL sent again by a `wal_delta` transfer (LocalShard.redo). */
+  redo?(op: PointOperation, tag: ClockTag | null): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
+  /** What a replica with these applied ticks lacks of this one (LocalShard.deltaFor). */
+  deltaFor?(ticks: readonly ClockTag[]): Promise<{ readonly reader: WalReader } | { readonly refused: string }>;
+  /** Seq of the last write applied (LocalShard.lastAppliedSeq). */
+  lastAppliedSeq?(): number;
+  /** Why the replica takes no writes (a failed WAL or segment), or null (LocalShard.info().failure). */
+  writeFailure?(): Error | null;
   close(): Promise<void>;
   drop(): Promise<void>;
 }

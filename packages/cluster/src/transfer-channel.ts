@@ -108,6 +108,43 @@ export class TransferChannel implements Forwarder {
   }
 
   /**
+   * Queues a message already encoded (a record of the source's WAL, `wal_delta`); resolves once
+   * the target applied it (rejects if the channel failed, like a copied batch).
+   */
+  enqueueEncoded(bytes: Uint8Array): Promise<void> {
+    const item = this.newItem();
+    item.message = { op: null, bytes, copied: true };
+    item.state = 'ready';
+    this.queue.push(item);
+    this.pump();
+    return item.done;
+  }
+
+  /**
+   * Reserves the next `count` places in the queue for messages encoded later (a `wal_delta`
+   * source reserves its WAL's tail in the locked step that starts forwarding, and reads it after
+   * the lock is released); `fill` gives them, in order, and resolves once the target applied them.
+   */
+  reserveEncoded(count: number): (messages: readonly Uint8Array[]) => Promise<void> {
+    const items = Array.from({ length: count }, () => this.newItem());
+    this.queue.push(...items);
+    return (messages) => {
+      if (messages.length !== count) return Promise.reject(new Error(`${count} places were reserved, ${messages.length} messages came`));
+      items.forEach((item, i) => {
+        if (item.state !== 'reserved') return;
+        item.message = { op: null, bytes: messages[i]!, copied: true };
+        item.state = 'ready';
+      });
+      this.pump();
+      const all = Promise.all(items.map((item) => item.done));
+      return new Promise<void>((resolve, reject) => {
+        this.onFailed(reject);
+        all.then(() => resolve(), reject);
+      });
+    };
+  }
+
+  /**
    * Queues a piece (or the end) of a shard archive, already encoded as a message; resolves once
    * the target took it (rejects if the channel failed, like a copied batch).
    */

@@ -8,9 +8,9 @@
 // run it, or makes no progress; removing a peer or a replica aborts its transfers in the same
 // metadata entry.
 import { ShoalError } from '@shoal/common';
-import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer } from '@shoal/meta';
+import { transferLoad, TRANSFERS_IN_PER_PEER_MAX, TRANSFERS_OUT_PER_PEER_MAX, type MetaOperation, type MetaState, type ShardTransfer, type TransferMethod } from '@shoal/meta';
 import type { ShardRequest } from '@shoal/consensus';
-import type { ShardArchiveHeader } from '@shoal/shard';
+import type { ClockTag, ShardArchiveHeader } from '@shoal/shard';
 import { TRANSFER_TIMING, type TransferTiming } from './limits.js';
 import type { ReplicaAdapter } from './replica-adapter.js';
 import type { Replica } from './replica-set.js';
@@ -124,12 +124,35 @@ export class TargetSession {
   private failed: string | null = null;
   private restoring: Restoring | null;
 
+  /** The storage key of the replica this transfer fills: its own for a copy, the one it had for `wal_delta`. */
+  private readonly storage: number | undefined;
+
   constructor(
-    private readonly key: TransferKey,
+    readonly key: TransferKey,
     private readonly host: TransferHost,
     private readonly bufferBytesMax: number = TRANSFER_TIMING.snapshotBufferBytesMax,
   ) {
     this.restoring = key.transfer.method === 'snapshot' ? { feed: null, done: null, received: 0, held: [], heldBytes: 0 } : null;
+    const t = key.transfer;
+    this.storage = t.method === 'wal_delta'
+      ? host.state().collections.get(key.collection)?.shards.get(t.shard)?.replicas.find((r) => r.peer === t.to)?.storage
+      : t.startedIndex;
+  }
+
+  /**
+   * `wal_delta`: the applied ticks of the replica this transfer fills, for its source to tell
+   * what it missed. Refused when the replica takes no writes (its storage failed): the source
+   * then copies the shard onto new storage instead.
+   */
+  async ticks(): Promise<readonly ClockTag[]> {
+    if (this.key.transfer.method !== 'wal_delta') throw new ShoalError('bad_request', 'Bad request: only a wal_delta transfer asks for its target\'s ticks');
+    await this.tail;
+    if (this.lastSeq > 0) throw new ShoalError('conflict', 'Conflict: this transfer already received messages; its target must start over');
+    const replica = this.openAdapter().replica;
+    const failure = replica.writeFailure?.() ?? null;
+    if (failure !== null) throw new ShoalError('storage', `the replica cannot take the writes it missed: ${failure.message}`);
+    if (replica.appliedTicks === undefined || replica.redo === undefined) throw new ShoalError('storage', 'the replica keeps no applied ticks');
+    return replica.appliedTicks();
   }
 
   /** The transfer ended here: a restore still running fails (and leaves nothing behind). */
@@ -175,7 +198,7 @@ export class TargetSession {
   private openAdapter(): ReplicaAdapter {
     const { collection, incarnation, transfer } = this.key;
     const adapter = this.host.adapter(collection, incarnation, transfer.shard);
-    if (adapter === undefined || adapter.storage !== transfer.startedIndex) {
+    if (adapter === undefined || adapter.storage !== this.storage) {
       throw new ShoalError('conflict', `Conflict: the target replica of transfer ${transfer.startedIndex} is not open on peer ${this.host.peerId}`);
     }
     return adapter;
@@ -197,6 +220,8 @@ export class TargetSession {
         await Promise.race([r.feed.push(m.bytes), r.done!.then(() => undefined)]);
         return;
       }
+      case 'redo':
+        throw new Error('a record of the source WAL in a snapshot transfer');
       case 'op':
       case 'ticks': {
         r.heldBytes += m.kind === 'op' ? m.size : TICK_ENTRY_BYTES * (m.ticks.length + 1);
@@ -228,6 +253,9 @@ function applyMessage(replica: Replica, m: wire.TransferMessage): Promise<void> 
       return replica.update(m.op, m.tag).then(() => undefined);
     case 'ticks':
       return replica.installTicks === undefined ? Promise.resolve() : replica.installTicks(m.ticks);
+    case 'redo':
+      if (replica.redo === undefined) return Promise.reject(new Error('the replica cannot redo records of another WAL'));
+      return replica.redo(m.op, m.tag).then(() => undefined);
     case 'archive':
     case 'archive_end':
       return Promise.reject(new Error('a snapshot message in a transfer that is not receiving one'));
@@ -250,6 +278,15 @@ interface Watched {
   notRunning: number;
 }
 
+interface RecoveryCandidate {
+  readonly collection: string;
+  readonly incarnation: number;
+  readonly shard: number;
+  /** Peers with an Active replica that may send now. */
+  readonly sources: number[];
+  readonly method: TransferMethod;
+}
+
 interface RecoveryPause {
   untilMs: number;
   pauseMs: number;
@@ -270,6 +307,8 @@ export class TransferManager {
   private readonly recoveryPauses = new Map<string, RecoveryPause>();
   /** Dead replicas here whose Active copies were all unreachable at the last try ("collection@incarnation/shard"). */
   private readonly sourceless = new Set<string>();
+  /** Replicas here whose last `wal_delta` recovery ended without making them Active: the next one copies the shard. */
+  private readonly deltaFailed = new Set<string>();
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
   private watchdogTimer: ReturnType<typeof setInterval> | undefined;
   private recovering = false;
@@ -338,10 +377,24 @@ export class TransferManager {
       session.cancel();
       this.targets.delete(id);
       received = true;
+      this.noteDeltaOutcome(state, session.key);
     }
     // The next Dead replica here may start recovering (one incoming transfer per peer at a time).
     if (received) this.kickRecovery();
     for (const id of [...this.inherited]) if (!live.has(id)) this.inherited.delete(id);
+  }
+
+  /**
+   * A transfer into this node ended: a `wal_delta` that did not leave the replica Active (its
+   * source could not tell the delta, the target failed applying it, it was aborted) makes the
+   * next recovery of the replica a copy, so a delta that cannot succeed is not tried forever.
+   */
+  private noteDeltaOutcome(state: MetaState, key: TransferKey): void {
+    const meta = state.collections.get(key.collection);
+    const own = meta?.shards.get(key.transfer.shard)?.replicas.find((r) => r.peer === this.host.peerId);
+    const id = `${key.collection}@${key.incarnation}/${key.transfer.shard}`;
+    if (own?.state === 'Active') this.deltaFailed.delete(id);
+    else if (key.transfer.method === 'wal_delta') this.deltaFailed.add(id);
   }
 
   /** The comment of a transfer this node is the source of (Qdrant reports it on the source only). */
@@ -360,6 +413,16 @@ export class TransferManager {
     }
     const lastSeq = await session.apply(call.run, call.firstSeq, call.messages);
     return wire.encodeNumber(lastSeq);
+  }
+
+  async ticks(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
+    const transferId = wire.decodeTransferTicksCall(request.body);
+    await this.catchUp(request.metaIndex);
+    const session = this.targets.get(transferKey(address.collection, address.incarnation, address.shardId, transferId));
+    if (session === undefined) {
+      throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${transferId} of shard ${address.shardId} of \`${address.collection}\``);
+    }
+    return wire.encodeTicksReply(await session.ticks());
   }
 
   async status(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
@@ -472,11 +535,11 @@ export class TransferManager {
     return n;
   }
 
-  private recoveryCandidates(state: MetaState): Array<{ collection: string; incarnation: number; shard: number; sources: number[] }> {
+  private recoveryCandidates(state: MetaState): RecoveryCandidate[] {
     const me = this.host.peerId;
     const load = transferLoad(state);
     if ((load.incoming.get(me) ?? 0) >= TRANSFERS_IN_PER_PEER_MAX || (load.outgoing.get(me) ?? 0) > 0) return [];
-    const out: Array<{ collection: string; incarnation: number; shard: number; sources: number[] }> = [];
+    const out: RecoveryCandidate[] = [];
     const now = performance.now();
     for (const meta of state.collections.values()) {
       for (const shard of meta.shards.values()) {
@@ -488,14 +551,18 @@ export class TransferManager {
           .filter((r) => r.peer !== me && r.state === 'Active')
           .filter((r) => (load.outgoing.get(r.peer) ?? 0) < TRANSFERS_OUT_PER_PEER_MAX && (load.incoming.get(r.peer) ?? 0) === 0)
           .map((r) => r.peer);
-        if (sources.length > 0) out.push({ collection: meta.name, incarnation: meta.createdIndex, shard: shard.id, sources });
+        if (sources.length === 0) continue;
+        const id = `${meta.name}@${meta.createdIndex}/${shard.id}`;
+        // The writes it missed, when it held all the others (Qdrant's preferred recovery of a replica that was away).
+        const method = own.unfilled !== true && !this.deltaFailed.has(id) ? 'wal_delta' : 'stream_records';
+        out.push({ collection: meta.name, incarnation: meta.createdIndex, shard: shard.id, sources, method });
       }
     }
     return out;
   }
 
   /** true once a recovery of the replica started. */
-  private async recover(c: { collection: string; incarnation: number; shard: number; sources: number[] }): Promise<boolean> {
+  private async recover(c: RecoveryCandidate): Promise<boolean> {
     const id = `${c.collection}@${c.incarnation}/${c.shard}`;
     const alive: number[] = [];
     for (const from of c.sources) if (await this.host.peerAlive(from, this.options.timing.callTimeoutMs / 10)) alive.push(from);
@@ -503,11 +570,11 @@ export class TransferManager {
     if (alive.length === 0) this.sourceless.add(id);
     else this.sourceless.delete(id);
     for (const from of alive) {
-      const op: MetaOperation = { kind: 'start_transfer', collection: c.collection, incarnation: c.incarnation, shard: c.shard, from, to: this.host.peerId, sync: true, method: 'stream_records' };
+      const op: MetaOperation = { kind: 'start_transfer', collection: c.collection, incarnation: c.incarnation, shard: c.shard, from, to: this.host.peerId, sync: true, method: c.method };
       try {
         const outcome = await this.host.propose(op);
         if (outcome.ok) {
-          this.host.log('info', 'recovering a Dead replica', { collection: c.collection, shard: c.shard, from });
+          this.host.log('info', 'recovering a Dead replica', { collection: c.collection, shard: c.shard, from, method: c.method });
           this.pauseRecovery(id, false);
           return true;
         }

@@ -24,7 +24,8 @@
 // step 4's flush waits for that acknowledgement, so finish_transfer follows the buffered writes.
 import type { PointId, PointStruct } from '@shoal/common';
 import type { ApplyOutcome, MetaOperation, MetaState, ShardTransfer } from '@shoal/meta';
-import { encodeOperation, prepareShardArchive, type ShardArchiveHeader } from '@shoal/shard';
+import { encodeOperation, prepareShardArchive, type ClockTag, type ShardArchiveHeader } from '@shoal/shard';
+import type { WalReader } from '@shoal/wal';
 import type { TransferTiming } from './limits.js';
 import type { ReplicaAdapter } from './replica-adapter.js';
 import type { PointsCaller } from './remote-replica.js';
@@ -73,6 +74,17 @@ export type BeforeBatchHook = (info: {
 /** Archive messages of a `snapshot` transfer the target may not have acknowledged yet. */
 const SNAPSHOT_WINDOW = 2;
 
+/** `wal_delta`: payload bytes of WAL records read per piece, and pieces sent but not acknowledged at once. */
+const DELTA_PIECE_BYTES = 4 * 1024 * 1024;
+const DELTA_WINDOW_PIECES = 2;
+/**
+ * `wal_delta`: records left to send, at most, before the step under the update lock reserves
+ * their places and starts forwarding (they are read after the lock is released, while forwarded
+ * writes wait behind them); rounds outside the lock before that step is taken anyway.
+ */
+const DELTA_TAIL_RECORDS = 256;
+const DELTA_ROUNDS_MAX = 8;
+
 export interface TransferKey {
   readonly collection: string;
   readonly incarnation: number;
@@ -104,6 +116,10 @@ export class TransferSource {
   private archiveBytes = 0;
   private readonly startedMs = performance.now();
   private finishing = false;
+  /** `wal_delta`: WAL records sent so far, and the seqs of the first one the target lacked and of the last one to send as last seen. */
+  private deltaSent = 0;
+  private deltaFirst = 0;
+  private deltaLast = -1;
   /** Names this run to the target (see TransferBatchCall.run). */
   private readonly run32 = Math.floor(Math.random() * 2 ** 32);
 
@@ -122,6 +138,11 @@ export class TransferSource {
   /** Qdrant's transfer comment, as the source reports it. */
   comment(): string {
     const seconds = Math.round((performance.now() - this.startedMs) / 1000);
+    if (this.key.transfer.method === 'wal_delta') {
+      if (this.finishing) return `Finishing: ${this.deltaSent} WAL records sent, started ${seconds}s ago`;
+      const total = Math.max(0, this.deltaLast - this.deltaFirst + 1);
+      return `Transferring WAL delta (${this.deltaSent}/${Math.max(total, this.deltaSent)} records), started ${seconds}s ago`;
+    }
     if (this.key.transfer.method === 'snapshot') {
       if (this.finishing) return `Finishing: snapshot of ${this.archiveBytes} bytes restored, started ${seconds}s ago`;
       return `Transferring snapshot (${this.sentBytes}/${this.archiveBytes} bytes), started ${seconds}s ago`;
@@ -157,6 +178,8 @@ export class TransferSource {
       if (this.cancelled) return;
       if (transfer.method === 'snapshot') {
         await this.sendSnapshot(adapter, channel);
+      } else if (transfer.method === 'wal_delta') {
+        if (!(await this.sendDelta(adapter, channel))) return;
       } else {
         // The first message: the source's applied ticks as of the step forwarding starts in, so
         // the forwarded writes (tagged) continue each clock on the target.
@@ -256,6 +279,99 @@ export class TransferSource {
     } finally {
       archive.release();
     }
+  }
+
+  /**
+   * `wal_delta`: asks the target for its replica's applied ticks and sends the records of this
+   * replica's WAL from the first one it lacks (LocalShard.deltaFor), to be redone there in this
+   * order. Rounds outside the update lock send what the WAL holds until few records remain; then,
+   * in one step under the lock, the rest up to the last applied seq gets its places in the queue,
+   * the applied-ticks seed follows and forwarding starts; the rest is read after the lock is
+   * released and fills its places (forwarded writes wait in the queue behind it, in order).
+   * Resolves false when the delta cannot be told and the transfer was restarted as
+   * `stream_records` instead (the target then starts over on new storage).
+   */
+  private async sendDelta(adapter: ReplicaAdapter, channel: TransferChannel): Promise<boolean> {
+    const shard = adapter.replica;
+    if (shard.deltaFor === undefined || shard.lastAppliedSeq === undefined) return this.fallBack('the source replica keeps no WAL to send from');
+    const lastSeq = shard.lastAppliedSeq.bind(shard);
+    const theirs = await this.targetTicks();
+    if (typeof theirs === 'string') return this.fallBack(theirs);
+    const delta = await shard.deltaFor(theirs);
+    if ('refused' in delta) return this.fallBack(delta.refused);
+    const reader = delta.reader;
+    try {
+      this.deltaFirst = reader.position;
+      for (let round = 0; round < DELTA_ROUNDS_MAX && !this.cancelled; round++) {
+        const upTo = lastSeq();
+        this.deltaLast = upTo;
+        if (upTo - reader.position + 1 <= DELTA_TAIL_RECORDS) break;
+        await this.sendRecords(reader, channel, upTo);
+      }
+      if (this.cancelled) return true;
+      let fill: ((messages: readonly Uint8Array[]) => Promise<void>) | null = null;
+      let count = 0;
+      await adapter.startForwarding(channel, () => {
+        const upTo = lastSeq();
+        this.deltaLast = upTo;
+        count = Math.max(0, upTo - reader.position + 1);
+        fill = channel.reserveEncoded(count);
+        void channel.enqueueTicks(shard.appliedTicks?.() ?? []);
+      });
+      const rest: Uint8Array[] = [];
+      while (rest.length < count) {
+        const piece = await reader.read(DELTA_PIECE_BYTES);
+        if (piece.length === 0) throw new Error(`the WAL ended ${count - rest.length} records before seq ${this.deltaLast}`);
+        for (const record of piece.slice(0, count - rest.length)) rest.push(wire.encodeRedoMessage(record.payload));
+      }
+      this.deltaSent += rest.length;
+      await fill!(rest);
+      return true;
+    } finally {
+      reader.close();
+    }
+  }
+
+  /** Sends the records from the reader's position to `upTo` (or a little past it), a few pieces unacknowledged at a time. */
+  private async sendRecords(reader: WalReader, channel: TransferChannel, upTo: number): Promise<void> {
+    const unacked: Promise<unknown>[] = [];
+    while (reader.position <= upTo && !this.cancelled) {
+      const piece = await reader.read(DELTA_PIECE_BYTES);
+      if (piece.length === 0) break;
+      unacked.push(Promise.all(piece.map((record) => channel.enqueueEncoded(wire.encodeRedoMessage(record.payload)))));
+      this.deltaSent += piece.length;
+      while (unacked.length > DELTA_WINDOW_PIECES) await unacked.shift();
+    }
+    await Promise.all(unacked);
+  }
+
+  /** The target's applied ticks, or why the delta cannot be sent to it (its replica takes no writes). */
+  private async targetTicks(): Promise<readonly ClockTag[] | string> {
+    const { collection, incarnation, transfer } = this.key;
+    const request = {
+      clusterId: '', collection, incarnation, shardId: transfer.shard, fromPeer: this.host.peerId,
+      body: wire.encodeTransferTicksCall(transfer.startedIndex), clockTag: null, metaIndex: this.host.state().appliedIndex,
+    };
+    const result = await this.host.callPoints(transfer.to, 'TransferTicks', request, { timeoutMs: this.timing.callTimeoutMs });
+    if (result.outcome === 'failed') throw new Error(`peer ${transfer.to} did not answer: ${result.message}`);
+    if (!result.reply.ok) {
+      if (result.reply.kind === 'storage') return `the target replica cannot take writes: ${result.reply.message}`;
+      throw new Error(`peer ${transfer.to} refused to name its applied ticks: ${result.reply.message}`);
+    }
+    return wire.decodeTicksReply(result.reply.body);
+  }
+
+  /**
+   * The delta cannot be told (or sent): the transfer starts over as `stream_records`, the target
+   * on new storage. Resolves false once that is proposed (this run is cancelled when it applies).
+   */
+  private async fallBack(reason: string): Promise<false> {
+    const { collection, incarnation, transfer } = this.key;
+    this.host.log('info', 'wal_delta cannot send what the target missed; copying the shard instead', { collection, shard: transfer.shard, from: transfer.from, to: transfer.to, reason });
+    if (!transferCurrent(this.host.state(), this.key)) return false;
+    const outcome = await this.host.propose({ kind: 'restart_transfer', collection, incarnation, shard: transfer.shard, from: transfer.from, to: transfer.to, method: 'stream_records' });
+    if (!outcome.ok && transferCurrent(this.host.state(), this.key)) throw new Error(`restarting the transfer as stream_records was refused: ${JSON.stringify(outcome.refusal)}`);
+    return false;
   }
 
   /** Proposes the finish until the transfer is gone here (finished, or aborted by someone else). */

@@ -275,14 +275,74 @@ describe('shard transfers (snapshot)', () => {
   }, 60_000);
 });
 
-describe('transfer methods', () => {
-  it('wal_delta is refused (unsupported, a 400) rather than run as something else', async () => {
-    await create('walDelta', 1, range(1, 10));
-    const from = shardOf(members[0]!, 'walDelta').replicas[0]!.peer;
+/** Marks `peer`'s replica of shard 0 of `name` Dead, as a failed write would. */
+async function markDead(name: string, peer: number): Promise<void> {
+  const meta = members[0]!.node.metaState.collections.get(name)!;
+  const replica = shardOf(members[0]!, name).replicas.find((r) => r.peer === peer)!;
+  expect((await propose(members[0]!, {
+    kind: 'set_replica_states', collection: name, incarnation: meta.createdIndex,
+    changes: [{ shard: 0, peer, expect: { state: replica.state, generation: replica.generation }, state: 'Dead' }],
+  })).ok).toBe(true);
+}
+
+describe('shard transfers (wal_delta)', () => {
+  it('recovers a Dead replica with the writes it missed, on its own storage, in the source order', async () => {
+    const name = 'delta';
+    await create(name, 2, range(1, 600));
+    const shard = shardOf(members[0]!, name);
+    const victim = shard.replicas[1]!;
+    const source = byId(shard.replicas[0]!.peer);
+    const dirsBefore = await shardDirs(byId(victim.peer), name);
+    await markDead(name, victim.peer);
+    // What the Dead replica misses: new points, deletes of points it holds, payload changes of points it holds.
+    await source.node.updatePoints(name, [{ op: { kind: 'upsert', points: points(range(5000, 40), 2) }, shardKey: null }], WRITE);
+    await source.node.updatePoints(name, [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: range(1, 25) } }, shardKey: null }], WRITE);
+    await source.node.updatePoints(name, [{ op: { kind: 'set_payload', selector: { kind: 'ids', ids: range(100, 5) }, payload: { changed: true }, key: null }, shardKey: null }], WRITE);
+    await waitUntil('recovered', () => members.every((m) => shardOf(m, name).replicas.every((r) => r.state === 'Active')), 30_000);
+    // The same storage: the replica was not copied again, it got the writes it missed.
+    const after = shardOf(members[0]!, name).replicas.find((r) => r.peer === victim.peer)!;
+    expect(after.storage).toBe(victim.storage);
+    expect(after.unfilled).toBeUndefined();
+    expect(await shardDirs(byId(victim.peer), name)).toEqual(dirsBefore);
+    const recovered = await replicaPoints(byId(victim.peer), name);
+    sameRecords(await replicaPoints(source, name), recovered);
+    expect(recovered.size).toBe(600 + 40 - 25);
+    expect(recovered.has(pointKey(1))).toBe(false);
+    expect(recovered.get(pointKey(100))?.payload).toMatchObject({ changed: true });
+    expect((await replicaTicks(byId(victim.peer), name)).ticks).toEqual((await replicaTicks(source, name)).ticks);
+  }, 60_000);
+
+  it('copies the shard instead when the Dead replica holds a write its source never applied', async () => {
+    const name = 'deltaFallback';
+    await create(name, 2, range(1, 300));
+    const shard = shardOf(members[0]!, name);
+    const victim = shard.replicas[1]!;
+    const source = byId(shard.replicas[0]!.peer);
+    const meta = members[0]!.node.metaState.collections.get(name)!;
+    // A write only the victim applied, under a clock nobody else has.
+    const local = await byId(victim.peer).node.localReplica({ collection: name, incarnation: meta.createdIndex, shardId: 0 });
+    await local.update({ kind: 'upsert', points: points([999_999], 3) }, { peer: 424242, epoch: 1, clock: 1, tick: 1 });
+    await markDead(name, victim.peer);
+    await source.node.updatePoints(name, [{ op: { kind: 'delete_points', selector: { kind: 'ids', ids: range(1, 10) } }, shardKey: null }], WRITE);
+    await waitUntil('recovered', () => members.every((m) => shardOf(m, name).replicas.every((r) => r.state === 'Active')), 30_000);
+    // Restarted as stream_records onto new storage: the write only the victim had is gone with the old storage.
+    const after = shardOf(members[0]!, name).replicas.find((r) => r.peer === victim.peer)!;
+    expect(after.storage).not.toBe(victim.storage);
+    const recovered = await replicaPoints(byId(victim.peer), name);
+    sameRecords(await replicaPoints(source, name), recovered);
+    expect(recovered.has(pointKey(999_999))).toBe(false);
+    expect(recovered.size).toBe(290);
+  }, 60_000);
+
+  it('refuses wal_delta to a peer without a replica of the shard (a 400), starting nothing', async () => {
+    await create('deltaRefused', 1, range(1, 10));
+    const from = shardOf(members[0]!, 'deltaRefused').replicas[0]!.peer;
     const to = members.find((m) => m.id !== from)!.id;
-    await expect(members[0]!.node.updateCollectionCluster('walDelta', { kind: 'move_shard', shardId: 0, from, to, method: 'wal_delta' }, {}))
-      .rejects.toMatchObject({ kind: 'unsupported', message: expect.stringMatching(/wal_delta/) });
-    expect(members[0]!.node.metaState.collections.get('walDelta')!.transfers).toEqual([]);
+    for (const kind of ['move_shard', 'replicate_shard'] as const) {
+      await expect(members[0]!.node.updateCollectionCluster('deltaRefused', { kind, shardId: 0, from, to, method: 'wal_delta' }, {}))
+        .rejects.toMatchObject({ kind: 'bad_request', message: expect.stringMatching(/wal_delta needs a replica/) });
+    }
+    expect(members[0]!.node.metaState.collections.get('deltaRefused')!.transfers).toEqual([]);
   });
 });
 

@@ -199,6 +199,7 @@ export interface TransferBatchCall {
  */
 export type TransferMessage =
   | { readonly kind: 'op'; readonly op: PointOperation; readonly tag: ClockTag | null; readonly size: number }
+  | { readonly kind: 'redo'; readonly op: PointOperation; readonly tag: ClockTag | null }
   | { readonly kind: 'ticks'; readonly ticks: readonly ClockTag[] }
   | { readonly kind: 'archive'; readonly bytes: Uint8Array }
   | { readonly kind: 'archive_end'; readonly size: number };
@@ -209,6 +210,17 @@ const TICKS_MESSAGE = 0xf1;
 const ARCHIVE_MESSAGE = 0xf2;
 /** First byte of the end of a shard archive: JSON {"size": <archive bytes>} follows. */
 const ARCHIVE_END_MESSAGE = 0xf3;
+
+/** First byte of a record of the source's WAL sent again (`wal_delta`): the record follows as it is. */
+const REDO_MESSAGE = 0xf4;
+
+/** A record of the source's WAL (a `wal_delta` transfer) as a transfer message: the marker byte, then the record. */
+export function encodeRedoMessage(record: Uint8Array): Uint8Array {
+  const out = new Uint8Array(1 + record.length);
+  out[0] = REDO_MESSAGE;
+  out.set(record, 1);
+  return out;
+}
 
 /** A piece of a shard archive as a transfer message: the marker byte, then the bytes. */
 export function encodeArchiveMessage(bytes: Uint8Array): Uint8Array {
@@ -238,6 +250,10 @@ export function encodeTicksMessage(ticks: readonly ClockTag[]): Uint8Array {
 
 function decodeTransferMessage(bytes: Uint8Array, malformed: () => ShoalError): TransferMessage {
   if (bytes[0] === ARCHIVE_MESSAGE) return { kind: 'archive', bytes: bytes.subarray(1) };
+  if (bytes[0] === REDO_MESSAGE) {
+    const { op, tag } = decodeRecord(bytes.subarray(1));
+    return { kind: 'redo', op, tag };
+  }
   if (bytes[0] === ARCHIVE_END_MESSAGE) {
     let end: unknown;
     try {
@@ -253,19 +269,34 @@ function decodeTransferMessage(bytes: Uint8Array, malformed: () => ShoalError): 
     const { op, tag } = decodeRecord(bytes);
     return { kind: 'op', op, tag, size: bytes.length };
   }
+  return { kind: 'ticks', ticks: decodeTicksJson(bytes.subarray(1), malformed) };
+}
+
+function decodeTicksJson(bytes: Uint8Array, malformed: () => ShoalError): ClockTag[] {
   let entries: unknown;
   try {
-    entries = JSON.parse(utf8Decode.decode(bytes.subarray(1)));
+    entries = JSON.parse(utf8Decode.decode(bytes));
   } catch {
     throw malformed();
   }
   if (!Array.isArray(entries)) throw malformed();
-  const ticks = entries.map((entry: unknown): ClockTag => {
+  return entries.map((entry: unknown): ClockTag => {
     if (!Array.isArray(entry) || entry.length !== 4 || !entry.every(isCount)) throw malformed();
     const [peer, epoch, clock, tick] = entry as [number, number, number, number];
     return { peer, epoch, clock, tick };
   });
-  return { kind: 'ticks', ticks };
+}
+
+/** A `wal_delta` source asks its target for the applied ticks of its replica: the call names the transfer. */
+export const encodeTransferTicksCall = (transferId: number): Uint8Array => toBytes({ transferId });
+export function decodeTransferTicksCall(bytes: Uint8Array): number {
+  return decodeTransferStatusCall(bytes);
+}
+
+/** The target's applied ticks: JSON [[peer, epoch, clock, tick], …]. */
+export const encodeTicksReply = (ticks: readonly ClockTag[]): Uint8Array => utf8.encode(JSON.stringify(ticks.map((t) => [t.peer, t.epoch, t.clock, t.tick])));
+export function decodeTicksReply(bytes: Uint8Array): ClockTag[] {
+  return decodeTicksJson(bytes, () => new ShoalError('bad_request', 'malformed applied ticks'));
 }
 
 /** u32 LE header length, the header JSON, then each message as a u32 LE length and its record. */

@@ -32,7 +32,7 @@ export interface ControlRequest {
 }
 
 /** The methods of the Points service (proto/p2p.proto). */
-export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info', 'TransferBatch', 'TransferStatus'] as const;
+export const POINTS_METHODS = ['Update', 'Retrieve', 'Search', 'Scroll', 'Count', 'Facet', 'Info', 'TransferBatch', 'TransferStatus', 'TransferTicks'] as const;
 export type PointsMethod = (typeof POINTS_METHODS)[number];
 
 /** A write's coordinator clock tag (see ClockTag in p2p.proto). */

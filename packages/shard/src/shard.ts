@@ -492,6 +492,16 @@ export class LocalShard {
     await this.flush();
   }
 
+  /** Seq of the last operation applied to the segments (every write before it in the WAL is applied). */
+  lastAppliedSeq(): number {
+    return this.appliedSeq;
+  }
+
+  /** Why this shard takes no writes now (closed, or failed), or null. */
+  writeFailure(): ShoalError | null {
+    return this.writeBlocked();
+  }
+
   private writeBlocked(): ShoalError | null {
     if (this.state !== 'open') return new ShoalError('unavailable', `shard ${this.dir} is closed`);
     if (this.failure !== null) {
