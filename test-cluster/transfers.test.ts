@@ -3,7 +3,7 @@
 // replicas hold the same points, and the numbers a user cares about are printed (transfer
 // throughput, write latency during a move, time back to green after a node is killed).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,14 @@ const pointsOf = (ids: readonly number[]) => ids.map((id) => ({ id, vector: vect
 function result<T>(r: JsonResponse): T {
   expect(r.status, JSON.stringify(r.body).slice(0, 500)).toBe(200);
   return (r.body as { result: T }).result;
+}
+
+/** The shard directories of a node's replicas of collection `name` (`<shard>` or `<shard>@<storage>`). */
+function replicaDirs(node: ClusterNode, name: string): string[] {
+  const root = join(node.storage, 'storage', 'collections');
+  const dir = readdirSync(root).find((d) => d.startsWith(`${encodeURIComponent(name)}@`));
+  if (dir === undefined) return [];
+  return readdirSync(join(root, dir)).filter((d) => /^\d+(@\d+)?$/.test(d)).sort();
 }
 
 async function create(name: string, body: object, seeded: number): Promise<number[]> {
@@ -181,8 +189,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const errors = nodes.flatMap((n) => unexpectedErrors(n.process?.output() ?? ''));
+  const logDir = process.env['SHOAL_LOG_DIR'];
+  if (logDir !== undefined) nodes.forEach((n) => writeFileSync(join(logDir, `node-${n.host}.log`), n.process?.output() ?? ''));
   if (process.env['SHOAL_DEBUG'] === '1') {
-    for (const n of nodes) process.stderr.write(`---- ${n.host}\n${(n.process?.output() ?? '').split('\n').filter((l) => /transfer|recover|abort|Dead|finish/i.test(l)).slice(-80).join('\n')}\n`);
+    for (const n of nodes) process.stderr.write(`---- ${n.host}\n${(n.process?.output() ?? '').split('\n').filter((l) => /transfer|recover|abort|Dead|finish|delta|copying/i.test(l)).slice(-80).join('\n')}\n`);
   }
   await stopAll(nodes);
   for (const g of gates) rmSync(g, { recursive: true, force: true });
@@ -378,10 +388,12 @@ describe('shard transfers between real nodes', () => {
     const base = await create(name, { shard_number: 3, replication_factor: 3, write_consistency_factor: 2 }, 1500);
     const w = startWriters(name, 100_000_000);
     const green: number[] = [];
+    const kept: number[] = [];
     for (let run = 0; run < NODE_LOSS_RUNS; run++) {
       const victimNode = nodes[run % nodes.length]!;
       const victimPeer = peers[nodes.indexOf(victimNode)]!;
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      const dirsBefore = replicaDirs(victimNode, name);
       await killNode(victimNode);
       // Writes and deletes go on while it is away; its replicas are marked Dead.
       await waitFor('replicas of the killed node Dead', async () => {
@@ -396,6 +408,10 @@ describe('shard transfers between real nodes', () => {
         return infos.every((i) => replicasOf(i).length === 9 && replicasOf(i).every(([, , s]) => s === 'Active')) ? true : undefined;
       }, 60_000, 50);
       green.push(performance.now() - restarted);
+      // A replica recovered by wal_delta keeps its directory; a copy (stream_records) gets a new one.
+      const dirsAfter = replicaDirs(victimNode, name);
+      kept.push(dirsAfter.filter((d) => dirsBefore.includes(d)).length);
+      expect(dirsAfter.length).toBe(3);
       await waitFor('restarted node ready', async () => ((await request(victimNode, 'GET', '/readyz')).status === 200 ? true : undefined), 30_000);
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
@@ -406,7 +422,8 @@ describe('shard transfers between real nodes', () => {
     console.log(
       `node loss (rf 3, wcf 2, 3 writers, SIGKILL + restart, ${NODE_LOSS_RUNS} runs): acknowledged ${w.acked.size} points and ${w.deleted.size} deletes, ` +
         `${w.unknown.size} unknown; lost ${checks.map((c) => c.lost).join('/')} and deleted points back ${checks.map((c) => c.resurrected).join('/')} on the three replicas; ` +
-        `back to green (all replicas Active) after restart: p50 ${Math.round(percentile(sorted, 50))} ms, max ${Math.round(sorted[sorted.length - 1]!)} ms`,
+        `back to green (all replicas Active) after restart: p50 ${Math.round(percentile(sorted, 50))} ms, max ${Math.round(sorted[sorted.length - 1]!)} ms; ` +
+        `replicas recovered by wal_delta (their storage kept) per run: ${kept.map((k) => `${k}/3`).join(', ')}`,
     );
     for (const c of checks) expect(c).toEqual({ lost: 0, resurrected: 0 });
     for (const v of views.slice(1)) {

@@ -39,6 +39,7 @@ import {
   type MetaRefusal,
   type MetaState,
   type ShardKey,
+  type ShardMeta,
   type TransferMethod,
 } from '@shoal/meta';
 import type { ApplyResult } from '@shoal/segment';
@@ -1070,14 +1071,14 @@ export class LocalNode implements CollectionsService, ReplicaHost {
     switch (operation.kind) {
       case 'move_shard':
       case 'replicate_shard': {
-        const method = checkTransferMethod(operation.method ?? 'stream_records');
+        const method = deltaOrCopy(checkTransferMethod(operation.method ?? 'stream_records'), shard, operation.to);
         const sync = operation.kind === 'replicate_shard';
         return this.propose({ kind: 'start_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to, sync, method });
       }
       case 'abort_transfer':
         return this.propose({ kind: 'abort_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to });
       case 'restart_transfer': {
-        const method = checkTransferMethod(operation.method);
+        const method = deltaOrCopy(checkTransferMethod(operation.method), shard, operation.to);
         return this.propose({ kind: 'restart_transfer', ...at, shard: operation.shardId, from: operation.from, to: operation.to, method });
       }
       case 'drop_replica':
@@ -1154,6 +1155,17 @@ class MissingReplica implements ShardReplica {
 function checkTransferMethod(method: TransferMethod): TransferMethod {
   if (method === 'stream_records' || method === 'snapshot' || method === 'wal_delta') return method;
   throw new ShoalError('unsupported', `the ${method} shard transfer method is not supported by this node; use stream_records, snapshot or wal_delta`);
+}
+
+/**
+ * `wal_delta` sends only the writes a replica missed; to a peer without a replica of the shard,
+ * or with one an unfinished copy left half-filled, the shard is copied (`stream_records`), as
+ * Qdrant falls back. The transfer shows the method it runs with.
+ */
+function deltaOrCopy(method: TransferMethod, shard: ShardMeta, to: number): TransferMethod {
+  if (method !== 'wal_delta') return method;
+  const target = shard.replicas.find((r) => r.peer === to);
+  return target === undefined || target.unfilled === true ? 'stream_records' : method;
 }
 
 /** The shards of `groups` in the order readShards asks them. */

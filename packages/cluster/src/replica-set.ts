@@ -23,6 +23,8 @@ export interface Replica
   redo?(op: PointOperation, tag: ClockTag | null): Promise<{ readonly seq: number; readonly result: ApplyResult }>;
   /** What a replica with these applied ticks lacks of this one (LocalShard.deltaFor). */
   deltaFor?(ticks: readonly ClockTag[]): Promise<{ readonly reader: WalReader } | { readonly refused: string }>;
+  /** Resolves once every write accepted so far is applied or failed (LocalShard.settled). */
+  settled?(): Promise<void>;
   /** Seq of the last write applied (LocalShard.lastAppliedSeq). */
   lastAppliedSeq?(): number;
   /** Why the replica takes no writes (a failed WAL or segment), or null (LocalShard.info().failure). */

@@ -123,24 +123,31 @@ export class TransferChannel implements Forwarder {
   /**
    * Reserves the next `count` places in the queue for messages encoded later (a `wal_delta`
    * source reserves its WAL's tail in the locked step that starts forwarding, and reads it after
-   * the lock is released); `fill` gives them, in order, and resolves once the target applied them.
+   * the lock is released): `fill` gives the next of them, in order, as they are read; `done`
+   * resolves once the target applied all of them, and rejects if the channel failed.
    */
-  reserveEncoded(count: number): (messages: readonly Uint8Array[]) => Promise<void> {
+  reserveEncoded(count: number): { readonly fill: (messages: readonly Uint8Array[]) => void; readonly done: Promise<void> } {
     const items = Array.from({ length: count }, () => this.newItem());
     this.queue.push(...items);
-    return (messages) => {
-      if (messages.length !== count) return Promise.reject(new Error(`${count} places were reserved, ${messages.length} messages came`));
-      items.forEach((item, i) => {
-        if (item.state !== 'reserved') return;
-        item.message = { op: null, bytes: messages[i]!, copied: true };
-        item.state = 'ready';
-      });
-      this.pump();
-      const all = Promise.all(items.map((item) => item.done));
-      return new Promise<void>((resolve, reject) => {
-        this.onFailed(reject);
-        all.then(() => resolve(), reject);
-      });
+    let next = 0;
+    const all = Promise.all(items.map((item) => item.done));
+    const done = new Promise<void>((resolve, reject) => {
+      this.onFailed(reject);
+      all.then(() => resolve(), reject);
+    });
+    done.catch(() => undefined);
+    return {
+      fill: (messages) => {
+        if (next + messages.length > count) throw new Error(`${count} places were reserved, ${next + messages.length} messages came`);
+        for (const bytes of messages) {
+          const item = items[next++]!;
+          if (item.state !== 'reserved') continue;
+          item.message = { op: null, bytes, copied: true };
+          item.state = 'ready';
+        }
+        this.pump();
+      },
+      done,
     };
   }
 

@@ -148,15 +148,26 @@ export class TargetSession {
     if (this.key.transfer.method !== 'wal_delta') throw new ShoalError('bad_request', 'Bad request: only a wal_delta transfer asks for its target\'s ticks');
     await this.tail;
     if (this.lastSeq > 0) throw new ShoalError('conflict', 'Conflict: this transfer already received messages; its target must start over');
-    const replica = this.openAdapter().replica;
-    const failure = replica.writeFailure?.() ?? null;
-    if (failure !== null) throw new ShoalError('storage', `the replica cannot take the writes it missed: ${failure.message}`);
-    if (replica.appliedTicks === undefined || replica.redo === undefined) throw new ShoalError('storage', 'the replica keeps no applied ticks');
-    return replica.appliedTicks();
+    const adapter = this.openAdapter();
+    // Under the update lock, once nothing is in flight: a write that passed the fence before the
+    // transfer started, or a message of an earlier transfer into this storage, is in the ticks.
+    return adapter.exclusive(async () => {
+      const replica = adapter.replica;
+      await replica.settled?.();
+      const failure = replica.writeFailure?.() ?? null;
+      if (failure !== null) throw new ShoalError('storage', `the replica cannot take the writes it missed: ${failure.message}`);
+      if (replica.appliedTicks === undefined || replica.redo === undefined) throw new ShoalError('storage', 'the replica keeps no applied ticks');
+      return replica.appliedTicks();
+    });
   }
 
-  /** The transfer ended here: a restore still running fails (and leaves nothing behind). */
+  /**
+   * The transfer ended here: no message of it is applied from now on (a `wal_delta` target keeps
+   * its storage for the next transfer, which must not meet this one's records), and a restore
+   * still running fails (and leaves nothing behind).
+   */
   cancel(): void {
+    this.failed ??= 'the transfer ended';
     this.restoring?.feed?.fail(new Error('the transfer ended'));
   }
 
@@ -176,6 +187,7 @@ export class TargetSession {
         // them, so forwarded writes continue their clocks here.
         const applying: Promise<void>[] = [];
         for (const m of fresh) {
+          if (this.failed !== null) throw new Error(this.failed);
           if (this.restoring !== null) await this.takeDuringRestore(this.restoring, m);
           else applying.push(applyMessage(adapter.replica, m));
         }
@@ -254,6 +266,8 @@ function applyMessage(replica: Replica, m: wire.TransferMessage): Promise<void> 
     case 'ticks':
       return replica.installTicks === undefined ? Promise.resolve() : replica.installTicks(m.ticks);
     case 'redo':
+      // Payload indexes follow the metadata (the node reconciles them), not the source's history.
+      if (m.op.kind === 'create_field_index' || m.op.kind === 'delete_field_index') return Promise.resolve();
       if (replica.redo === undefined) return Promise.reject(new Error('the replica cannot redo records of another WAL'));
       return replica.redo(m.op, m.tag).then(() => undefined);
     case 'archive':

@@ -284,12 +284,13 @@ export class TransferSource {
   /**
    * `wal_delta`: asks the target for its replica's applied ticks and sends the records of this
    * replica's WAL from the first one it lacks (LocalShard.deltaFor), to be redone there in this
-   * order. Rounds outside the update lock send what the WAL holds until few records remain; then,
-   * in one step under the lock, the rest up to the last applied seq gets its places in the queue,
-   * the applied-ticks seed follows and forwarding starts; the rest is read after the lock is
-   * released and fills its places (forwarded writes wait in the queue behind it, in order).
-   * Resolves false when the delta cannot be told and the transfer was restarted as
-   * `stream_records` instead (the target then starts over on new storage).
+   * order. Rounds outside the update lock send what the WAL holds until at most
+   * DELTA_TAIL_RECORDS remain; then, in one step under the lock, the rest up to the last applied
+   * seq gets its places in the queue and forwarding starts; the rest is read after the lock is
+   * released and fills its places piece by piece (forwarded writes wait in the queue behind it,
+   * in order). No applied-ticks seed: once the records are redone the target holds every tick
+   * this replica applied, each with its write. Resolves false when the delta cannot be told (or
+   * the WAL grows faster than it is sent) and the transfer was restarted as `stream_records`.
    */
   private async sendDelta(adapter: ReplicaAdapter, channel: TransferChannel): Promise<boolean> {
     const shard = adapter.replica;
@@ -302,31 +303,33 @@ export class TransferSource {
     const reader = delta.reader;
     try {
       this.deltaFirst = reader.position;
-      for (let round = 0; round < DELTA_ROUNDS_MAX && !this.cancelled; round++) {
-        const upTo = lastSeq();
-        this.deltaLast = upTo;
-        if (upTo - reader.position + 1 <= DELTA_TAIL_RECORDS) break;
-        await this.sendRecords(reader, channel, upTo);
+      for (let round = 0; ; round++) {
+        if (this.cancelled) return true;
+        this.deltaLast = lastSeq();
+        const behind = this.deltaLast - reader.position + 1;
+        if (behind > DELTA_TAIL_RECORDS) {
+          if (round >= DELTA_ROUNDS_MAX) return this.fallBack(`the WAL grows faster than it is sent: ${behind} records behind after ${round} rounds`);
+          await this.sendRecords(reader, channel, this.deltaLast);
+          continue;
+        }
+        const tail = await adapter.tryStartForwarding(channel, () => {
+          this.deltaLast = lastSeq();
+          const count = Math.max(0, this.deltaLast - reader.position + 1);
+          return count > DELTA_TAIL_RECORDS ? null : { count, places: channel.reserveEncoded(count) };
+        }, (t) => t !== null);
+        if (tail === null) continue;
+        let filled = 0;
+        while (filled < tail.count) {
+          const piece = await reader.read(DELTA_PIECE_BYTES);
+          if (piece.length === 0) throw new Error(`the WAL ended ${tail.count - filled} records before seq ${this.deltaLast}`);
+          const take = piece.slice(0, tail.count - filled);
+          tail.places.fill(take.map((record) => wire.encodeRedoMessage(record.payload)));
+          filled += take.length;
+          this.deltaSent += take.length;
+        }
+        await tail.places.done;
+        return true;
       }
-      if (this.cancelled) return true;
-      let fill: ((messages: readonly Uint8Array[]) => Promise<void>) | null = null;
-      let count = 0;
-      await adapter.startForwarding(channel, () => {
-        const upTo = lastSeq();
-        this.deltaLast = upTo;
-        count = Math.max(0, upTo - reader.position + 1);
-        fill = channel.reserveEncoded(count);
-        void channel.enqueueTicks(shard.appliedTicks?.() ?? []);
-      });
-      const rest: Uint8Array[] = [];
-      while (rest.length < count) {
-        const piece = await reader.read(DELTA_PIECE_BYTES);
-        if (piece.length === 0) throw new Error(`the WAL ended ${count - rest.length} records before seq ${this.deltaLast}`);
-        for (const record of piece.slice(0, count - rest.length)) rest.push(wire.encodeRedoMessage(record.payload));
-      }
-      this.deltaSent += rest.length;
-      await fill!(rest);
-      return true;
     } finally {
       reader.close();
     }

@@ -334,16 +334,17 @@ describe('shard transfers (wal_delta)', () => {
     expect(recovered.size).toBe(290);
   }, 60_000);
 
-  it('refuses wal_delta to a peer without a replica of the shard (a 400), starting nothing', async () => {
-    await create('deltaRefused', 1, range(1, 10));
-    const from = shardOf(members[0]!, 'deltaRefused').replicas[0]!.peer;
+  it('copies the shard (stream_records) when wal_delta is asked for a peer without a replica of it', async () => {
+    const name = 'deltaToNew';
+    await create(name, 1, range(1, 50));
+    const from = shardOf(members[0]!, name).replicas[0]!.peer;
     const to = members.find((m) => m.id !== from)!.id;
-    for (const kind of ['move_shard', 'replicate_shard'] as const) {
-      await expect(members[0]!.node.updateCollectionCluster('deltaRefused', { kind, shardId: 0, from, to, method: 'wal_delta' }, {}))
-        .rejects.toMatchObject({ kind: 'bad_request', message: expect.stringMatching(/wal_delta needs a replica/) });
-    }
-    expect(members[0]!.node.metaState.collections.get('deltaRefused')!.transfers).toEqual([]);
-  });
+    await members[0]!.node.updateCollectionCluster(name, { kind: 'replicate_shard', shardId: 0, from, to, method: 'wal_delta' }, {});
+    await waitUntil('replicated', () => members.every((m) => shardOf(m, name).replicas.length === 2 && shardOf(m, name).replicas.every((r) => r.state === 'Active')), 30_000);
+    sameRecords(await replicaPoints(byId(from), name), await replicaPoints(byId(to), name));
+    // A copy: the new replica has storage of its own, named by the transfer that filled it.
+    expect(shardOf(members[0]!, name).replicas.find((r) => r.peer === to)?.storage).toEqual(expect.any(Number));
+  }, 60_000);
 });
 
 describe('shard transfers (stream_records)', () => {

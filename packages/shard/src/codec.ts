@@ -156,6 +156,28 @@ export function recordTag(bytes: Uint8Array): ClockTag | null {
   return { peer: getU64(view, 8), epoch: getU64(view, 16), clock: getU64(view, 24), tick: getU64(view, 32) };
 }
 
+const FILTER_SELECTOR = encoder.encode('"kind":"filter"');
+
+/**
+ * Whether a record's operation may select points by a filter (read from the header's bytes, not
+ * decoded): true for every filter selector, and for any other header holding the same bytes (a
+ * payload value, say), never false for a filter.
+ */
+export function recordSelectsByFilter(bytes: Uint8Array): boolean {
+  const version = bytes[0];
+  if (bytes.length < 12 || (version !== VERSION && version !== VERSION_1)) throw corrupt(`unknown format ${version ?? 'none'}`);
+  const tagged = version === VERSION && ((bytes[1] as number) & FLAG_TAG) !== 0;
+  const start = tagged ? 8 + TAG_BYTES : 8;
+  const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
+  const header = bytes.subarray(start, Math.min(bytes.length, start + length));
+  const first = FILTER_SELECTOR[0] as number;
+  outer: for (let at = header.indexOf(first); at >= 0 && at + FILTER_SELECTOR.length <= header.length; at = header.indexOf(first, at + 1)) {
+    for (let i = 1; i < FILTER_SELECTOR.length; i++) if (header[at + i] !== FILTER_SELECTOR[i]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /** The operation and clock tag of a record (format 1 or 2). */
 export function decodeRecord(bytes: Uint8Array): DecodedRecord {
   const version = bytes[0];

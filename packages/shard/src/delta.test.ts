@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { MemoryFileSystem, type FileSystem, type PointOperation, type VectorParams } from '@shoal/common';
 import type { SegmentSchema } from '@shoal/segment';
-import { decodeRecord, type ClockTag } from './codec.js';
+import { decodeRecord, encodeOperation, recordSelectsByFilter, type ClockTag } from './codec.js';
 import { InlineExecutor } from './executor.js';
 import { LocalShard, type LocalShardOptions } from './shard.js';
 
@@ -113,13 +113,13 @@ describe('LocalShard delta for a replica that missed writes', () => {
     for (let i = 1; i <= 20; i++) await source.update(upsert(i, i), tag(1, i));
     await source.flush();
     expect(source.info().walFirstSeq).toBeGreaterThan(1);
-    expect(await catchUp(source, target)).toMatch(/tick 1 of clock 7\/1\/1 is not in the WAL/);
+    expect(await catchUp(source, target)).toMatch(/clock 7\/1\/1 past tick 0 in the WAL carries tick \d+/);
     // A seeded tick (a transfer into the source) is in no record either.
     const seeded = await LocalShard.open(options(fs, '/u'));
     await seeded.installTicks([tag(4, 10)]);
     await seeded.update(upsert(1, 1), tag(4, 11));
     const fresh = await LocalShard.open(options(fs, '/v'));
-    expect(await catchUp(seeded, fresh)).toMatch(/tick 1 of clock 7\/1\/4/);
+    expect(await catchUp(seeded, fresh)).toMatch(/clock 7\/1\/4 past tick 0 in the WAL carries tick 11/);
     await fresh.installTicks([tag(4, 10)]);
     expect(await catchUp(seeded, fresh)).toBe(1);
     for (const s of [source, target, seeded, fresh]) await s.close();
@@ -157,5 +157,50 @@ describe('LocalShard delta for a replica that missed writes', () => {
     expect(source.info().walFirstSeq).toBeGreaterThan(4);
     await source.close();
     await target.close();
+  });
+
+  it('refuses when a filter would meet points the replica already changed (records it holds after the first it lacks)', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s'));
+    const target = await LocalShard.open(options(fs, '/t'));
+    const both = async (op: PointOperation, t: ClockTag): Promise<void> => {
+      await source.update(op, t);
+      await target.update(op, t);
+    };
+    await both(upsert(1, 1), tag(1, 1));
+    // The target misses a filter delete that the source applied before a write both have.
+    const byFilter: PointOperation = { kind: 'delete_points', selector: { kind: 'filter', filter: { must: [{ kind: 'match', key: 'x', value: 1 }], should: [], mustNot: [], minShould: null } } } as unknown as PointOperation;
+    expect(recordSelectsByFilter(encodeOperation(byFilter, tag(2, 1)))).toBe(true);
+    expect(recordSelectsByFilter(encodeOperation(setPayload(1, { x: 1 }), tag(3, 1)))).toBe(false);
+    await source.update(byFilter, tag(2, 1));
+    await both(setPayload(1, { x: 1 }), tag(3, 1));
+    expect(await catchUp(source, target)).toMatch(/selects points by a filter before the last of them/);
+    // A filter after the last record the replica holds meets the same points on both: sent.
+    const other = await LocalShard.open(options(fs, '/o'));
+    await other.update(upsert(1, 1), tag(1, 1));
+    await other.update(setPayload(1, { x: 1 }), tag(3, 1));
+    const source2 = await LocalShard.open(options(fs, '/s2'));
+    await source2.update(upsert(1, 1), tag(1, 1));
+    await source2.update(upsert(2, 1), tag(4, 1));
+    await source2.update(setPayload(1, { x: 1 }), tag(3, 1));
+    await source2.update(byFilter, tag(2, 1));
+    expect(await catchUp(source2, other)).toBe(3);
+    expect(points(other)).toEqual(points(source2));
+    for (const sh of [source, target, other, source2]) await sh.close();
+  });
+
+  it('refuses when the first record past the replica\'s tick carries another tick (a gap, or a redone record out of place)', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s'));
+    const target = await LocalShard.open(options(fs, '/t'));
+    await source.update(upsert(1, 1), tag(1, 1));
+    await target.update(upsert(1, 1), tag(1, 1));
+    await source.redo(upsert(1, 3), tag(1, 3));
+    await source.redo(upsert(1, 2), tag(1, 2));
+    expect(await catchUp(source, target)).toMatch(/past tick 1 in the WAL carries tick 3/);
+    const gapped = await LocalShard.open(options(fs, '/g'));
+    await gapped.update(upsert(1, 1), tag(1, 2));
+    expect(await catchUp(gapped, target)).toMatch(/past a missing tick/);
+    for (const sh of [source, target, gapped]) await sh.close();
   });
 });

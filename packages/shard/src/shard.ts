@@ -29,7 +29,7 @@ import {
   type SegmentStats,
 } from '@shoal/segment';
 import { Wal, ensureDirDurable, parentDir, type WalOptions, type WalReader } from '@shoal/wal';
-import { decodeRecord, encodeOperation, recordTag, type ClockTag } from './codec.js';
+import { decodeRecord, encodeOperation, recordSelectsByFilter, recordTag, type ClockTag } from './codec.js';
 import { defaultOptimizerConfig, vectorConfig, type OptimizerConfig } from './config.js';
 import type { JobExecutor } from './executor.js';
 import { decodeImage, encodeImage, yieldToEventLoop } from './image.js';
@@ -421,56 +421,77 @@ export class LocalShard {
   }
 
   /**
-   * What a replica of this shard that applied `ticks` (its applied-ticks map) lacks, as a reader
-   * of this shard's WAL from the first record it lacks; the reader keeps the WAL from there on
-   * until it is closed. Every record from there on is to be redone on that replica in this WAL's
-   * order (see redo()), and every record before it is one the replica holds.
+   * What a replica of this shard that applied `ticks` (its applied-ticks map, read with no write
+   * in flight there) lacks, as a reader of this shard's WAL from the first record it lacks; the
+   * reader keeps the WAL from there on until it is closed. Every record from there on is to be
+   * redone on that replica in this WAL's order (see redo()), and every record before it is one
+   * the replica holds.
    *
-   * That holds because a clock's ticks reach a shard one write at a time, in order (a clock that
-   * failed anywhere is never used again): what a replica holds of a clock is its ticks 1..t. So
-   * the replica lacks, of each clock this shard applied further, the ticks from its t + 1 on,
-   * and the first of them is found in this WAL as a tagged record, or the delta cannot be told:
-   * refused (the caller copies the shard instead) when the WAL no longer holds that record, when
-   * this shard got the tick from a seed or a copy (a record of a transfer into it, untagged), or
-   * when the replica holds a tick this shard never applied.
+   * A clock's ticks reach a shard one write at a time, in order, and a clock that failed anywhere
+   * is never used again: what a replica holds of a clock is its ticks 1..t. So it lacks, of each
+   * clock this shard applied further, the ticks from t + 1 on, and the first record of this WAL
+   * with a tick above t must carry t + 1. Refused (the caller copies the shard instead):
+   * - when such a record is not in the WAL (truncated, or this shard got the tick by a seed or a
+   *   copy, untagged), or carries another tick;
+   * - when the replica holds a tick this shard never applied, or this shard saw a clock gap;
+   * - when the replica holds records after the first one it lacks ("extras", redone again in
+   *   this order) and a filter-selected operation comes before the last of them: a filter picks
+   *   points by their state, which differs between the replica and this shard until every extra
+   *   is redone. Operations by id give the same points whatever the replica held: upserts and
+   *   deletes replace a point, payload and vector operations set or delete keys.
    */
   async deltaFor(ticks: readonly ClockTag[]): Promise<{ readonly reader: WalReader } | { readonly refused: string }> {
     const blocked = this.writeBlocked();
     if (blocked !== null) throw blocked;
-    const wanted = new Map<string, number>();
-    const theirs = new Map<string, ClockTag>();
-    for (const tag of ticks) theirs.set(clockKey(tag), tag);
-    for (const [key, tag] of theirs) {
+    if (this.clockGaps > 0) return { refused: `this replica applied ${this.clockGaps} write(s) past a missing tick of their clock` };
+    const theirs = new Map<string, number>();
+    for (const tag of ticks) theirs.set(clockKey(tag), tag.tick);
+    for (const [key, tick] of theirs) {
       const mine = this.applied.get(key);
-      if (mine === undefined || mine.tick < tag.tick) {
-        return { refused: `the replica holds tick ${tag.tick} of clock ${key}, this one applied ${mine?.tick ?? 'none'} of it` };
-      }
+      if (mine === undefined || mine.tick < tick) return { refused: `the replica holds tick ${tick} of clock ${key}, this one applied ${mine?.tick ?? 'none'} of it` };
     }
-    for (const [key, mine] of this.applied) {
-      const have = theirs.get(key)?.tick ?? 0;
-      if (have < mine.tick) wanted.set(key, have + 1);
-    }
+    const lacking = new Set<string>();
+    for (const [key, mine] of this.applied) if ((theirs.get(key) ?? 0) < mine.tick) lacking.add(key);
+    // Held from the first seq until the delta's reader is open: truncation takes nothing it needs.
+    const pin = this.wal.reader(this.wal.firstSeq);
     const scan = this.wal.reader(this.wal.firstSeq);
     let from = Infinity;
+    let lastExtra = 0;
+    const filterSeqs: number[] = [];
     try {
       for (;;) {
         const piece = await scan.read(DELTA_SCAN_BYTES);
         if (piece.length === 0) break;
         for (const record of piece) {
+          if (recordSelectsByFilter(record.payload)) filterSeqs.push(record.seq);
           const tag = recordTag(record.payload);
           if (tag === null) continue;
           const key = clockKey(tag);
-          if (wanted.get(key) !== tag.tick) continue;
-          wanted.delete(key);
+          const have = theirs.get(key) ?? 0;
+          if (tag.tick <= have) {
+            lastExtra = record.seq;
+            continue;
+          }
+          if (!lacking.delete(key)) continue;
+          if (tag.tick !== have + 1) return { refused: `the first record of clock ${key} past tick ${have} in the WAL carries tick ${tag.tick}` };
           from = Math.min(from, record.seq);
         }
       }
-      const [missing, tick] = wanted.entries().next().value ?? [];
-      if (missing !== undefined) return { refused: `tick ${tick} of clock ${missing} is not in the WAL (truncated, or this replica got it by a copy)` };
-      return { reader: this.wal.reader(from === Infinity ? scan.position : from) };
+      const [missing] = lacking;
+      if (missing !== undefined) return { refused: `tick ${(theirs.get(missing) ?? 0) + 1} of clock ${missing} is not in the WAL (truncated, or this replica got it by a copy)` };
+      const start = from === Infinity ? scan.position : from;
+      const racing = filterSeqs.find((seq) => seq >= start && seq < lastExtra);
+      if (racing !== undefined) return { refused: `the replica already holds records after the first one it lacks, and record ${racing} selects points by a filter before the last of them` };
+      return { reader: this.wal.reader(start) };
     } finally {
       scan.close();
+      pin.close();
     }
+  }
+
+  /** Resolves once every write accepted so far is applied (or failed). */
+  async settled(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.all([...this.inflight]);
   }
 
   /**
