@@ -283,7 +283,10 @@ export class LocalNode implements CollectionsService, ReplicaHost {
       if (own === undefined) continue;
       const open = collection.adapters.get(shard.id);
       if (open !== undefined && open.storage === own.storage) continue;
-      if (open !== undefined) await this.closeLocal(collection, shard.id, true);
+      if (open !== undefined) {
+        this.options.onInfo?.('dropping a replica for new storage', { collection: collection.name, shard: shard.id, from: open.storage ?? null, to: own.storage ?? null });
+        await this.closeLocal(collection, shard.id, true);
+      }
       const replica = await this.options.openShard(`${collection.dir}/${shardDirName(shard.id, own.storage)}`, meta, shard.id);
       collection.local.set(shard.id, replica);
       collection.adapters.set(shard.id, new ReplicaAdapter(replica, (metaIndex) => this.fenceCheck(collection, shard.id, metaIndex), own.storage));
