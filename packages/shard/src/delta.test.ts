@@ -100,7 +100,7 @@ describe('LocalShard delta for a replica that missed writes', () => {
     expect(await catchUp(source, target)).toMatch(/holds tick 2 of clock 7\/1\/1/);
     const other = await LocalShard.open(options(fs, '/o'));
     await other.update(upsert(5, 1), tag(9, 1));
-    expect(await catchUp(source, other)).toMatch(/clock 7\/1\/9, this one applied none/);
+    expect(await catchUp(source, other)).toMatch(/clock 7\/1\/9, this one has none/);
     await other.close();
     await source.close();
     await target.close();
@@ -202,5 +202,38 @@ describe('LocalShard delta for a replica that missed writes', () => {
     await gapped.update(upsert(1, 1), tag(1, 2));
     expect(await catchUp(gapped, target)).toMatch(/past a missing tick/);
     for (const sh of [source, target, gapped]) await sh.close();
+  });
+
+  it('counts a write the source accepted but has not applied yet as one the replica lacks', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s'));
+    const target = await LocalShard.open(options(fs, '/t'));
+    await source.update(upsert(1, 1), tag(1, 1));
+    await target.update(upsert(1, 1), tag(1, 1));
+    // In flight on the source while the delta is told: in its WAL (or about to be), not applied.
+    const inFlight = source.update(upsert(2, 2), tag(5, 1));
+    const sent = catchUp(source, target);
+    await inFlight;
+    expect(await sent).toBe(1);
+    expect(points(target)).toEqual(points(source));
+    await source.close();
+    await target.close();
+  });
+
+  it('counts writes that arrive while the WAL is scanned as ones the replica lacks', async () => {
+    const fs = new MemoryFileSystem();
+    const source = await LocalShard.open(options(fs, '/s', { deltaScanBytes: 100 }));
+    const target = await LocalShard.open(options(fs, '/t'));
+    for (let i = 1; i <= 20; i++) {
+      await source.update(upsert(i, i), tag(1, i));
+      await target.update(upsert(i, i), tag(1, i));
+    }
+    const sent = catchUp(source, target);
+    const during = source.update(upsert(99, 99), tag(5, 1));
+    await during;
+    expect(await sent).toBe(1);
+    expect(points(target)).toEqual(points(source));
+    await source.close();
+    await target.close();
   });
 });

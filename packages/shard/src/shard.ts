@@ -83,6 +83,8 @@ export interface LocalShardOptions {
   readonly walOptions?: Partial<WalOptions>;
   readonly flushPolicy?: Partial<FlushPolicy>;
   readonly walKeepTail?: number;
+  /** Bytes of WAL records read per step while telling what a replica lacks (deltaFor); default 4 MiB. */
+  readonly deltaScanBytes?: number;
   readonly clock?: Clock;
   readonly log?: (event: ShardLogEvent) => void;
 }
@@ -444,45 +446,50 @@ export class LocalShard {
     const blocked = this.writeBlocked();
     if (blocked !== null) throw blocked;
     if (this.clockGaps > 0) return { refused: `this replica applied ${this.clockGaps} write(s) past a missing tick of their clock` };
+    // The writes accepted so far are in the WAL (or failed, their ticks given back) before the
+    // ticks are compared; those accepted later land after the scan's end at the earliest.
+    await Promise.all([...this.inflight]);
     const theirs = new Map<string, number>();
     for (const tag of ticks) theirs.set(clockKey(tag), tag.tick);
+    // Accepted, not only applied: a write in the WAL but not applied yet is this shard's too.
+    const mine = (key: string): number => Math.max(this.applied.get(key)?.tick ?? 0, this.accepted.get(key)?.tick ?? 0);
     for (const [key, tick] of theirs) {
-      const mine = this.applied.get(key);
-      if (mine === undefined || mine.tick < tick) return { refused: `the replica holds tick ${tick} of clock ${key}, this one applied ${mine?.tick ?? 'none'} of it` };
+      if (mine(key) < tick) return { refused: `the replica holds tick ${tick} of clock ${key}, this one has ${mine(key) || 'none'} of it` };
     }
     const lacking = new Set<string>();
-    for (const [key, mine] of this.applied) if ((theirs.get(key) ?? 0) < mine.tick) lacking.add(key);
+    for (const key of new Set([...this.applied.keys(), ...this.accepted.keys()])) if ((theirs.get(key) ?? 0) < mine(key)) lacking.add(key);
     // Held from the first seq until the delta's reader is open: truncation takes nothing it needs.
     const pin = this.wal.reader(this.wal.firstSeq);
     const scan = this.wal.reader(this.wal.firstSeq);
-    let from = Infinity;
+    // Per clock, the first record past the replica's tick (clocks appended during the scan too).
+    const first = new Map<string, { readonly tick: number; readonly seq: number }>();
     let lastExtra = 0;
     const filterSeqs: number[] = [];
     try {
       for (;;) {
-        const piece = await scan.read(DELTA_SCAN_BYTES);
+        const piece = await scan.read(this.options.deltaScanBytes ?? DELTA_SCAN_BYTES);
         if (piece.length === 0) break;
         for (const record of piece) {
           if (recordSelectsByFilter(record.payload)) filterSeqs.push(record.seq);
           const tag = recordTag(record.payload);
           if (tag === null) continue;
           const key = clockKey(tag);
-          const have = theirs.get(key) ?? 0;
-          if (tag.tick <= have) {
-            lastExtra = record.seq;
-            continue;
-          }
-          if (!lacking.delete(key)) continue;
-          if (tag.tick !== have + 1) return { refused: `the first record of clock ${key} past tick ${have} in the WAL carries tick ${tag.tick}` };
-          from = Math.min(from, record.seq);
+          if (tag.tick <= (theirs.get(key) ?? 0)) lastExtra = record.seq;
+          else if (!first.has(key)) first.set(key, { tick: tag.tick, seq: record.seq });
         }
       }
-      const [missing] = lacking;
-      if (missing !== undefined) return { refused: `tick ${(theirs.get(missing) ?? 0) + 1} of clock ${missing} is not in the WAL (truncated, or this replica got it by a copy)` };
-      const start = from === Infinity ? scan.position : from;
-      const racing = filterSeqs.find((seq) => seq >= start && seq < lastExtra);
+      let from = scan.position;
+      for (const [key, f] of first) {
+        const have = theirs.get(key) ?? 0;
+        if (f.tick !== have + 1) return { refused: `the first record of clock ${key} past tick ${have} in the WAL carries tick ${f.tick}` };
+        from = Math.min(from, f.seq);
+      }
+      for (const key of lacking) {
+        if (!first.has(key)) return { refused: `tick ${(theirs.get(key) ?? 0) + 1} of clock ${key} is not in the WAL (truncated, or this replica got it by a copy)` };
+      }
+      const racing = filterSeqs.find((seq) => seq >= from && seq < lastExtra);
       if (racing !== undefined) return { refused: `the replica already holds records after the first one it lacks, and record ${racing} selects points by a filter before the last of them` };
-      return { reader: this.wal.reader(start) };
+      return { reader: this.wal.reader(from) };
     } finally {
       scan.close();
       pin.close();
