@@ -532,7 +532,7 @@ async function main(): Promise<void> {
     countMismatches,
     finalStatus,
     nodeErrors: nodes.flatMap((n) => unexpectedErrors(n.output)),
-    nodeLogs: Object.fromEntries(nodes.map((n) => [n.host, n.output.split('\n').filter((l) => /dead|transfer|recover|abort|finish|leader|term/i.test(l)).slice(-400)])),
+    nodeLogs: Object.fromEntries(nodes.map((n) => [n.host, n.output.split('\n').filter((l) => /dead|transfer|recover|abort|finish|leader|term|wal_delta/i.test(l)).slice(-400)])),
   };
   writeFileSync(out, JSON.stringify(output));
 }

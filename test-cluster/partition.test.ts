@@ -41,7 +41,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'shoal-partition-out-'));
 /** A failed run's history stays for a look. */
 let keep = false;
 afterAll(() => {
-  if (keep) process.stderr.write(`partition history kept in ${workDir}\n`);
+  if (keep || process.env['SHOAL_KEEP_HISTORY'] === '1') process.stderr.write(`partition history kept in ${workDir}\n`);
   else rmSync(workDir, { recursive: true, force: true });
 });
 
