@@ -25,6 +25,8 @@ export interface Replica
   deltaFor?(ticks: readonly ClockTag[]): Promise<{ readonly reader: WalReader } | { readonly refused: string }>;
   /** Resolves once every write accepted so far is applied or failed (LocalShard.settled). */
   settled?(): Promise<void>;
+  /** Writes applied past a missing tick of their clock since the replica opened (LocalShard.clockGapsSeen). */
+  clockGapsSeen?(): number;
   /** Seq of the last write applied (LocalShard.lastAppliedSeq). */
   lastAppliedSeq?(): number;
   /** Why the replica takes no writes (a failed WAL or segment), or null (LocalShard.info().failure). */

@@ -156,6 +156,9 @@ export class TargetSession {
       await replica.settled?.();
       const failure = replica.writeFailure?.() ?? null;
       if (failure !== null) throw new ShoalError('storage', `the replica cannot take the writes it missed: ${failure.message}`);
+      // A gap means a clock's ticks here are not 1..t: the ticks cannot tell what it lacks.
+      const gaps = replica.clockGapsSeen?.() ?? 0;
+      if (gaps > 0) throw new ShoalError('storage', `the replica applied ${gaps} write(s) past a missing tick of their clock`);
       if (replica.appliedTicks === undefined || replica.redo === undefined) throw new ShoalError('storage', 'the replica keeps no applied ticks');
       return replica.appliedTicks();
     });
@@ -321,8 +324,6 @@ export class TransferManager {
   private readonly recoveryPauses = new Map<string, RecoveryPause>();
   /** Dead replicas here whose Active copies were all unreachable at the last try ("collection@incarnation/shard"). */
   private readonly sourceless = new Set<string>();
-  /** Replicas here whose last `wal_delta` recovery ended without making them Active: the next one copies the shard. */
-  private readonly deltaFailed = new Set<string>();
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
   private watchdogTimer: ReturnType<typeof setInterval> | undefined;
   private recovering = false;
@@ -391,24 +392,10 @@ export class TransferManager {
       session.cancel();
       this.targets.delete(id);
       received = true;
-      this.noteDeltaOutcome(state, session.key);
     }
     // The next Dead replica here may start recovering (one incoming transfer per peer at a time).
     if (received) this.kickRecovery();
     for (const id of [...this.inherited]) if (!live.has(id)) this.inherited.delete(id);
-  }
-
-  /**
-   * A transfer into this node ended: a `wal_delta` that did not leave the replica Active (its
-   * source could not tell the delta, the target failed applying it, it was aborted) makes the
-   * next recovery of the replica a copy, so a delta that cannot succeed is not tried forever.
-   */
-  private noteDeltaOutcome(state: MetaState, key: TransferKey): void {
-    const meta = state.collections.get(key.collection);
-    const own = meta?.shards.get(key.transfer.shard)?.replicas.find((r) => r.peer === this.host.peerId);
-    const id = `${key.collection}@${key.incarnation}/${key.transfer.shard}`;
-    if (own?.state === 'Active') this.deltaFailed.delete(id);
-    else if (key.transfer.method === 'wal_delta') this.deltaFailed.add(id);
   }
 
   /** The comment of a transfer this node is the source of (Qdrant reports it on the source only). */
@@ -566,9 +553,9 @@ export class TransferManager {
           .filter((r) => (load.outgoing.get(r.peer) ?? 0) < TRANSFERS_OUT_PER_PEER_MAX && (load.incoming.get(r.peer) ?? 0) === 0)
           .map((r) => r.peer);
         if (sources.length === 0) continue;
-        const id = `${meta.name}@${meta.createdIndex}/${shard.id}`;
-        // The writes it missed, when it held all the others (Qdrant's preferred recovery of a replica that was away).
-        const method = own.unfilled !== true && !this.deltaFailed.has(id) ? 'wal_delta' : 'stream_records';
+        // The writes it missed, when it held all the others (Qdrant's preferred recovery of a
+        // replica that was away); a copy when a transfer into it (a delta too) ended unfinished.
+        const method = own.unfilled !== true ? 'wal_delta' : 'stream_records';
         out.push({ collection: meta.name, incarnation: meta.createdIndex, shard: shard.id, sources, method });
       }
     }

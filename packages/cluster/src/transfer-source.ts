@@ -196,6 +196,9 @@ export class TransferSource {
         await this.finish();
       });
     } catch (error) {
+      // Writes waiting for their forwarded copies are released before the abort's retries.
+      adapter.stopForwarding(channel);
+      channel.end();
       if (!this.cancelled) await this.abort(error);
     } finally {
       adapter.stopForwarding(channel);
@@ -372,7 +375,7 @@ export class TransferSource {
     const { collection, incarnation, transfer } = this.key;
     this.host.log('info', 'wal_delta cannot send what the target missed; copying the shard instead', { collection, shard: transfer.shard, from: transfer.from, to: transfer.to, reason });
     if (!transferCurrent(this.host.state(), this.key)) return false;
-    const outcome = await this.host.propose({ kind: 'restart_transfer', collection, incarnation, shard: transfer.shard, from: transfer.from, to: transfer.to, method: 'stream_records' });
+    const outcome = await this.host.propose({ kind: 'restart_transfer', collection, incarnation, shard: transfer.shard, from: transfer.from, to: transfer.to, method: 'stream_records', transferId: transfer.startedIndex });
     if (!outcome.ok && transferCurrent(this.host.state(), this.key)) throw new Error(`restarting the transfer as stream_records was refused: ${JSON.stringify(outcome.refusal)}`);
     return false;
   }

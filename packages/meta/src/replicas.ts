@@ -92,10 +92,11 @@ export interface ReplicaMeta {
    */
   readonly storage?: number;
   /**
-   * The storage holds part of a copy: set on the target of a stream or snapshot transfer, cleared
-   * when the transfer finishes, kept when it ends otherwise (the replica is Dead then). Such a
+   * The storage holds part of a transfer: set on the target of a stream or snapshot transfer,
+   * cleared when it finishes, kept when it ends otherwise (the replica is Dead then); set too when
+   * a `wal_delta` ends unfinished (part of the source's records redone, out of its order). Such a
    * replica is recovered only onto new storage, never by `wal_delta`, which sends only the writes
-   * a replica missed and so needs one that held all the others.
+   * a replica missed and so needs one that held all the others in the source's order.
    */
   readonly unfilled?: true;
 }

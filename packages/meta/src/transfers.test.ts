@@ -77,6 +77,15 @@ describe('transfer transitions', () => {
     expect(run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'wal_delta' }], again.state).outcomes).toEqual([false]);
     const toStream = run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'stream_records' }], started).state;
     expect(replica(toStream, 0, 2)).toEqual({ peer: 2, state: 'Partial', generation: toStream.appliedIndex, storage: toStream.appliedIndex, unfilled: true });
+    // A delta that ends unfinished (aborted, or its target marked Dead) leaves the target to a copy.
+    const cut = run([{ kind: 'abort_transfer', ...at, shard: 0, from: 1, to: 2, transferId: started.appliedIndex }], started).state;
+    expect(replica(cut, 0, 2)).toMatchObject({ state: 'Dead', unfilled: true });
+    expect(run([delta(2)], cut).outcomes).toEqual([false]);
+    expect(replica(run([dead(started, 0, 2)], started).state, 0, 2)).toMatchObject({ state: 'Dead', unfilled: true });
+    // A running delta is not restarted as a delta (its target may hold part of the suffix).
+    expect(run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'wal_delta' }], started).outcomes).toEqual([false]);
+    // A restart names the transfer it means: another id is refused.
+    expect(run([{ kind: 'restart_transfer', ...at, shard: 0, from: 1, to: 2, method: 'stream_records', transferId: started.appliedIndex - 1 }], started).outcomes).toEqual([false]);
     // The flag survives the metadata's encoding.
     expect(replica(decodeState(encodeState(aborted)), 0, 2)).toMatchObject({ unfilled: true });
   });

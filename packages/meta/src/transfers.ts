@@ -74,7 +74,8 @@ export function startTransfer(state: MetaState, meta: CollectionMeta, op: Op<'st
 function checkDeltaTarget(method: TransferMethod, target: ReplicaMeta | undefined, op: { readonly shard: number; readonly to: number }): MetaRefusal | null {
   if (method !== 'wal_delta') return null;
   if (target === undefined) return bad(`wal_delta needs a replica of shard ${op.shard} on peer ${op.to} to send the writes it missed; it has none (use stream_records or snapshot)`);
-  if (target.unfilled === true) return bad(`the replica of shard ${op.shard} on peer ${op.to} holds part of an unfinished copy; wal_delta cannot complete it (use stream_records or snapshot)`);
+  if (target.unfilled === true) return bad(`the replica of shard ${op.shard} on peer ${op.to} holds part of an unfinished transfer; wal_delta cannot complete it (use stream_records or snapshot)`);
+  if (target.state !== 'Dead') return bad(`wal_delta recovers a Dead replica; the replica of shard ${op.shard} on peer ${op.to} is ${target.state} (use stream_records or snapshot)`);
   return null;
 }
 
@@ -127,14 +128,17 @@ export function withoutTransfer(meta: CollectionMeta, transfer: ShardTransfer, i
   const transfers = meta.transfers.filter((t) => t !== transfer);
   const shard = meta.shards.get(transfer.shard);
   if (shard === undefined) return { ...meta, transfers };
+  // A delta cut short leaves its target with part of the source's suffix redone, out of the
+  // source's order: only a copy recovers it now.
+  const unfinished = (r: ReplicaMeta): ReplicaMeta => (transfer.method === 'wal_delta' ? { ...r, unfilled: true } : r);
   const replicas = transfer.createdTarget
     ? shard.replicas.filter((r) => r.peer !== transfer.to)
-    : shard.replicas.map((r) => (r.peer === transfer.to && r.state !== 'Dead' ? { ...r, state: 'Dead' as const, generation: index } : r));
+    : shard.replicas.map((r) => (r.peer === transfer.to ? unfinished(r.state !== 'Dead' ? { ...r, state: 'Dead' as const, generation: index } : r) : r));
   return withShard({ ...meta, transfers }, { ...shard, replicas });
 }
 
 export function restartTransfer(meta: CollectionMeta, op: Op<'restart_transfer'>, index: number): CollectionMeta | MetaRefusal {
-  const transfer = meta.transfers.find((t) => t.shard === op.shard && t.from === op.from && t.to === op.to);
+  const transfer = meta.transfers.find((t) => t.shard === op.shard && t.from === op.from && t.to === op.to && (op.transferId === undefined || t.startedIndex === op.transferId));
   const shard = meta.shards.get(op.shard);
   if (transfer === undefined || shard === undefined) return { code: 'transfer_not_found', shard: op.shard, to: op.to };
   const methodRefusal = checkMethod(op.method);

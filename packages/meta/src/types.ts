@@ -170,6 +170,8 @@ export type MetaOperation =
       readonly from: number;
       readonly to: number;
       readonly method: TransferMethod;
+      /** Only the transfer with this id (its startedIndex): a restart decided on an older view does not hit a newer transfer. */
+      readonly transferId?: number;
     }
   /**
    * Removes one replica from a shard's placement (drop_replica, a move's clean-up). Refused for a

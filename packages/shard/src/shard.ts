@@ -448,16 +448,19 @@ export class LocalShard {
     if (this.clockGaps > 0) return { refused: `this replica applied ${this.clockGaps} write(s) past a missing tick of their clock` };
     // The writes accepted so far are in the WAL (or failed, their ticks given back) before the
     // ticks are compared; those accepted later land after the scan's end at the earliest.
+    // The accepted ticks as of now, and the writes carrying them: once those settled they are in
+    // the WAL (or failed, their ticks given back); writes accepted later land after them.
+    const acceptedNow = new Map([...this.accepted].map(([key, entry]) => [key, entry.tick]));
     await Promise.all([...this.inflight]);
     const theirs = new Map<string, number>();
     for (const tag of ticks) theirs.set(clockKey(tag), tag.tick);
     // Accepted, not only applied: a write in the WAL but not applied yet is this shard's too.
-    const mine = (key: string): number => Math.max(this.applied.get(key)?.tick ?? 0, this.accepted.get(key)?.tick ?? 0);
+    const mine = (key: string): number => Math.max(this.applied.get(key)?.tick ?? 0, acceptedNow.get(key) ?? 0);
     for (const [key, tick] of theirs) {
       if (mine(key) < tick) return { refused: `the replica holds tick ${tick} of clock ${key}, this one has ${mine(key) || 'none'} of it` };
     }
     const lacking = new Set<string>();
-    for (const key of new Set([...this.applied.keys(), ...this.accepted.keys()])) if ((theirs.get(key) ?? 0) < mine(key)) lacking.add(key);
+    for (const key of new Set([...this.applied.keys(), ...acceptedNow.keys()])) if ((theirs.get(key) ?? 0) < mine(key)) lacking.add(key);
     // Held from the first seq until the delta's reader is open: truncation takes nothing it needs.
     const pin = this.wal.reader(this.wal.firstSeq);
     const scan = this.wal.reader(this.wal.firstSeq);
@@ -518,6 +521,11 @@ export class LocalShard {
     }
     this.ticksVersion++;
     await this.flush();
+  }
+
+  /** Writes applied past a missing tick of their clock since this shard opened (also in info()). */
+  clockGapsSeen(): number {
+    return this.clockGaps;
   }
 
   /** Seq of the last operation applied to the segments (every write before it in the WAL is applied). */
