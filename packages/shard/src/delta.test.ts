@@ -50,15 +50,21 @@ async function catchUp(source: LocalShard, target: LocalShard): Promise<number |
   }
 }
 
+/** A source and a target shard, and a write both apply. */
+async function pair(): Promise<{ source: LocalShard; target: LocalShard; both: (op: PointOperation, t: ClockTag) => Promise<void> }> {
+  const fs = new MemoryFileSystem();
+  const source = await LocalShard.open(options(fs, '/s'));
+  const target = await LocalShard.open(options(fs, '/t'));
+  const both = async (op: PointOperation, t: ClockTag): Promise<void> => {
+    await source.update(op, t);
+    await target.update(op, t);
+  };
+  return { source, target, both };
+}
+
 describe('LocalShard delta for a replica that missed writes', () => {
   it('replays from the first missed record, in the source order, over writes the replica already has', async () => {
-    const fs = new MemoryFileSystem();
-    const source = await LocalShard.open(options(fs, '/s'));
-    const target = await LocalShard.open(options(fs, '/t'));
-    const both = async (op: PointOperation, t: ClockTag): Promise<void> => {
-      await source.update(op, t);
-      await target.update(op, t);
-    };
+    const { source, target, both } = await pair();
     await both(upsert(1, 1), tag(1, 1));
     await both(upsert(2, 1), tag(2, 1));
     // The target misses clock 1's tick 2 (it failed there), then gets clock 2's tick 2, which
@@ -160,13 +166,7 @@ describe('LocalShard delta for a replica that missed writes', () => {
   });
 
   it('refuses when a filter would meet points the replica already changed (records it holds after the first it lacks)', async () => {
-    const fs = new MemoryFileSystem();
-    const source = await LocalShard.open(options(fs, '/s'));
-    const target = await LocalShard.open(options(fs, '/t'));
-    const both = async (op: PointOperation, t: ClockTag): Promise<void> => {
-      await source.update(op, t);
-      await target.update(op, t);
-    };
+    const { source, target, both } = await pair();
     await both(upsert(1, 1), tag(1, 1));
     // The target misses a filter delete that the source applied before a write both have.
     const byFilter: PointOperation = { kind: 'delete_points', selector: { kind: 'filter', filter: { must: [{ kind: 'match', key: 'x', value: 1 }], should: [], mustNot: [], minShould: null } } } as unknown as PointOperation;
@@ -176,6 +176,7 @@ describe('LocalShard delta for a replica that missed writes', () => {
     await both(setPayload(1, { x: 1 }), tag(3, 1));
     expect(await catchUp(source, target)).toMatch(/selects points by a filter before the last of them/);
     // A filter after the last record the replica holds meets the same points on both: sent.
+    const fs = new MemoryFileSystem();
     const other = await LocalShard.open(options(fs, '/o'));
     await other.update(upsert(1, 1), tag(1, 1));
     await other.update(setPayload(1, { x: 1 }), tag(3, 1));
