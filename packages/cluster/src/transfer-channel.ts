@@ -89,22 +89,12 @@ export class TransferChannel implements Forwarder {
   enqueueTicks(ticks: readonly ClockTag[]): Promise<void> {
     const encode = this.options.encodeTicks;
     if (encode === undefined) return Promise.resolve();
-    const item = this.newItem();
-    item.message = { op: null, bytes: encode(ticks), copied: false };
-    item.state = 'ready';
-    this.queue.push(item);
-    this.pump();
-    return item.done;
+    return this.enqueue({ op: null, bytes: encode(ticks), copied: false });
   }
 
   /** Queues a batch of copied points; resolves once the target applied it. */
   enqueueCopy(op: PointOperation): Promise<void> {
-    const item = this.newItem();
-    item.message = { op, bytes: this.options.encode(op, null), copied: true };
-    item.state = 'ready';
-    this.queue.push(item);
-    this.pump();
-    return item.done;
+    return this.enqueue({ op, bytes: this.options.encode(op, null), copied: true });
   }
 
   /**
@@ -112,12 +102,7 @@ export class TransferChannel implements Forwarder {
    * the target applied it (rejects if the channel failed, like a copied batch).
    */
   enqueueEncoded(bytes: Uint8Array): Promise<void> {
-    const item = this.newItem();
-    item.message = { op: null, bytes, copied: true };
-    item.state = 'ready';
-    this.queue.push(item);
-    this.pump();
-    return item.done;
+    return this.enqueue({ op: null, bytes, copied: true });
   }
 
   /**
@@ -130,11 +115,7 @@ export class TransferChannel implements Forwarder {
     const items = Array.from({ length: count }, () => this.newItem());
     this.queue.push(...items);
     let next = 0;
-    const all = Promise.all(items.map((item) => item.done));
-    const done = new Promise<void>((resolve, reject) => {
-      this.onFailed(reject);
-      all.then(() => resolve(), reject);
-    });
+    const done = this.acknowledged(items);
     done.catch(() => undefined);
     return {
       fill: (messages) => {
@@ -156,17 +137,17 @@ export class TransferChannel implements Forwarder {
    * the target took it (rejects if the channel failed, like a copied batch).
    */
   enqueueArchive(bytes: Uint8Array): Promise<void> {
-    const item = this.newItem();
-    item.message = { op: null, bytes, copied: true, archive: true };
-    item.state = 'ready';
-    this.queue.push(item);
-    this.pump();
-    return item.done;
+    return this.enqueue({ op: null, bytes, copied: true, archive: true });
   }
 
   /** Resolves once everything queued so far was acknowledged; rejects if the channel failed. */
   flush(): Promise<void> {
-    const all = Promise.all(this.queue.map((item) => item.done));
+    return this.acknowledged(this.queue);
+  }
+
+  /** Resolves once every one of `items` was acknowledged (or the channel ended); rejects if the channel failed. */
+  private acknowledged(items: readonly Item[]): Promise<void> {
+    const all = Promise.all(items.map((item) => item.done));
     return new Promise<void>((resolve, reject) => {
       this.onFailed(reject);
       all.then(() => resolve(), reject);
@@ -187,6 +168,16 @@ export class TransferChannel implements Forwarder {
   end(): void {
     this.ended = true;
     for (const item of this.queue.splice(0)) item.resolve();
+  }
+
+  /** Queues a message ready to send; resolves once the target acknowledged it. */
+  private enqueue(message: EncodedOp): Promise<void> {
+    const item = this.newItem();
+    item.message = message;
+    item.state = 'ready';
+    this.queue.push(item);
+    this.pump();
+    return item.done;
   }
 
   private newItem(): Item {

@@ -407,23 +407,24 @@ export class TransferManager {
 
   async receive(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
     const call = wire.decodeTransferBatch(request.body);
-    await this.catchUp(request.metaIndex);
-    const session = this.targets.get(transferKey(address.collection, address.incarnation, address.shardId, call.transferId));
-    if (session === undefined) {
-      throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${call.transferId} of shard ${address.shardId} of \`${address.collection}\``);
-    }
+    const session = await this.session(address, request.metaIndex, call.transferId);
     const lastSeq = await session.apply(call.run, call.firstSeq, call.messages);
     return wire.encodeNumber(lastSeq);
   }
 
   async ticks(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {
-    const transferId = wire.decodeTransferTicksCall(request.body);
-    await this.catchUp(request.metaIndex);
+    const session = await this.session(address, request.metaIndex, wire.decodeTransferTicksCall(request.body));
+    return wire.encodeTicksReply(await session.ticks());
+  }
+
+  /** The receiving end of transfer `transferId` here, once this node acted on `metaIndex`. */
+  private async session(address: ShardAddress, metaIndex: number, transferId: number): Promise<TargetSession> {
+    await this.catchUp(metaIndex);
     const session = this.targets.get(transferKey(address.collection, address.incarnation, address.shardId, transferId));
     if (session === undefined) {
       throw new ShoalError('conflict', `Conflict: peer ${this.host.peerId} receives no transfer ${transferId} of shard ${address.shardId} of \`${address.collection}\``);
     }
-    return wire.encodeTicksReply(await session.ticks());
+    return session;
   }
 
   async status(address: ShardAddress, request: ShardRequest): Promise<Uint8Array> {

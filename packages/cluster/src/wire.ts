@@ -241,7 +241,7 @@ export function encodeArchiveEndMessage(size: number): Uint8Array {
 
 /** The source's applied-ticks map as a transfer message: the marker byte, then JSON [[peer, epoch, clock, tick], …]. */
 export function encodeTicksMessage(ticks: readonly ClockTag[]): Uint8Array {
-  const json = utf8.encode(JSON.stringify(ticks.map((t) => [t.peer, t.epoch, t.clock, t.tick])));
+  const json = encodeTicksReply(ticks);
   const out = new Uint8Array(1 + json.length);
   out[0] = TICKS_MESSAGE;
   out.set(json, 1);
@@ -288,7 +288,9 @@ function decodeTicksJson(bytes: Uint8Array, malformed: () => ShoalError): ClockT
 }
 
 /** A `wal_delta` source asks its target for the applied ticks of its replica: the call names the transfer. */
-export const encodeTransferTicksCall = (transferId: number): Uint8Array => toBytes({ transferId });
+export function encodeTransferTicksCall(transferId: number): Uint8Array {
+  return encodeTransferStatusCall(transferId);
+}
 export function decodeTransferTicksCall(bytes: Uint8Array): number {
   return decodeTransferStatusCall(bytes);
 }

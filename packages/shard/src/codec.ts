@@ -169,13 +169,8 @@ export function recordSelectsByFilter(bytes: Uint8Array): boolean {
   const tagged = version === VERSION && ((bytes[1] as number) & FLAG_TAG) !== 0;
   const start = tagged ? 8 + TAG_BYTES : 8;
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(4, true);
-  const header = bytes.subarray(start, Math.min(bytes.length, start + length));
-  const first = FILTER_SELECTOR[0] as number;
-  outer: for (let at = header.indexOf(first); at >= 0 && at + FILTER_SELECTOR.length <= header.length; at = header.indexOf(first, at + 1)) {
-    for (let i = 1; i < FILTER_SELECTOR.length; i++) if (header[at + i] !== FILTER_SELECTOR[i]) continue outer;
-    return true;
-  }
-  return false;
+  const end = Math.min(bytes.length, start + length);
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.max(0, end - start)).indexOf(FILTER_SELECTOR) >= 0;
 }
 
 /** The operation and clock tag of a record (format 1 or 2). */
